@@ -1,0 +1,5 @@
+"""zoo-compress: a zoo plugin. The registry reads its declarations from ``zoo_compress._plugin``."""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
