@@ -188,8 +188,7 @@ class Registry:
                 f"{kind} {name!r} is declared by more than one plugin: {owners}. "
                 f"Use the qualified name to pick one, or uninstall one of the distributions."
             )
-        known = sorted({r.spec.name for r in candidates} | {r.qualified_name for r in candidates})
-        hint = close_matches(bare if sep else name, known)
+        hint = close_matches(bare if sep else name, sorted({r.spec.name for r in candidates}))
         listing = ", ".join(sorted({r.spec.name for r in candidates})) or "none installed"
         raise UnknownComponentError(
             f"unknown {kind} {name!r}.{hint} Installed {kind}s: {listing}. "
