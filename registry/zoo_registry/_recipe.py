@@ -296,16 +296,29 @@ def apply_overrides(doc: Document, overrides: list[str]) -> set[tuple]:
             continue
         target = doc.data
         for depth, part in enumerate(path[:-1]):
-            child = target.get(part) if isinstance(target, dict) else (
-                target[part] if isinstance(target, list) and isinstance(part, int) and part < len(target) else None)
-            if child is None and isinstance(target, dict) and part not in target:
+            where = format_path(path[:depth + 1])
+            if isinstance(target, list):
+                if not isinstance(part, int) or part >= len(target):
+                    problems.append(Problem(OVERRIDE_SOURCE, key, f"{format_path(path[:depth])} has no item {part}; "
+                                            f"the list has {len(target)} items"))
+                    break
+                child = target[part]
+            elif isinstance(part, int):
+                problems.append(Problem(OVERRIDE_SOURCE, key, f"{format_path(path[:depth])} is not a list"))
+                break
+            elif part not in target:
                 if depth == 0 and part not in TOP_LEVEL:
                     problems.append(Problem(OVERRIDE_SOURCE, key, f"unknown section {part!r}.{close_matches(str(part), TOP_LEVEL)}"))
                     break
-                target[part] = {}
+                if isinstance(path[depth + 1], int):
+                    problems.append(Problem(OVERRIDE_SOURCE, key, f"{where} has no item {path[depth + 1]}; "
+                                            f"the recipe has no {where} list"))
+                    break
+                child = target[part] = {}
+            else:
                 child = target[part]
             if not isinstance(child, (dict, list)):
-                problems.append(Problem(OVERRIDE_SOURCE, key, f"{format_path(path[:depth + 1])} is not a section or list item that can be indexed"))
+                problems.append(Problem(OVERRIDE_SOURCE, key, f"{where} is not a section or list item that can be indexed"))
                 break
             target = child
         else:
@@ -315,7 +328,7 @@ def apply_overrides(doc: Document, overrides: list[str]) -> set[tuple]:
                     problems.append(Problem(OVERRIDE_SOURCE, key, f"index out of range; the list has {len(target)} items"))
                     continue
             elif isinstance(last, int):
-                problems.append(Problem(OVERRIDE_SOURCE, key, "cannot index a mapping with a number"))
+                problems.append(Problem(OVERRIDE_SOURCE, key, f"{format_path(path[:-1])} is not a list"))
                 continue
             elif len(path) == 1 and last not in TOP_LEVEL:
                 problems.append(Problem(OVERRIDE_SOURCE, key, f"unknown section {last!r}.{close_matches(str(last), TOP_LEVEL)}"))

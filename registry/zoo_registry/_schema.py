@@ -147,7 +147,7 @@ def coerce(value: Any, kind: Any, path: tuple, origins: dict[tuple, Scalar]) -> 
         coerced = _coerce_scalar(value, type(allowed[0]), origins.get(path))
         if coerced not in allowed:
             raise CoercionError(
-                f"{coerced!r} is not allowed; use one of {', '.join(repr(a) for a in allowed)}"
+                f"{coerced!r} is not allowed; use one of {', '.join(repr(a) for a in allowed)}."
                 + close_matches(str(coerced), [str(a) for a in allowed])
             )
         return coerced
@@ -170,7 +170,7 @@ def check_bounds(value: Any, field: dataclasses.Field) -> str | None:
         return None
     choices = meta.get("choices")
     if choices and value not in choices:
-        return (f"{value!r} is not allowed; use one of {', '.join(repr(c) for c in choices)}"
+        return (f"{value!r} is not allowed; use one of {', '.join(repr(c) for c in choices)}."
                 + close_matches(str(value), [str(c) for c in choices]))
     low, high = meta.get("min"), meta.get("max")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
