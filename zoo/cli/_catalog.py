@@ -23,14 +23,35 @@ def _architecture_status(entry: Entry) -> str:
     return architecture
 
 
+def _weights_source(entry: Entry) -> Entry | None:
+    """Return the entry whose weights commands like ``zoo eval`` use: this one or a hidden trained one."""
+    if entry.has_weights:
+        return entry
+    return next((hidden for hidden in entry.shadows if hidden.has_weights), None)
+
+
+def _weights_label(entry: Entry) -> str:
+    trained = _weights_source(entry)
+    if trained is None:
+        return "no"
+    return "yes" if trained is entry else f"yes ({trained.source} {trained.version or ''})".replace(" )", ")")
+
+
+def _parameters(entry: Entry):
+    trained = _weights_source(entry)
+    return entry.zoo.get("parameters") or (trained.zoo.get("parameters") if trained else None)
+
+
 def _entry_row(entry: Entry) -> dict:
     zoo = entry.zoo
+    trained = _weights_source(entry)
     return {
         "name": entry.label,
         "architecture": zoo.get("architecture"),
         "task": zoo.get("task"),
-        "parameters": zoo.get("parameters"),
-        "weights": entry.has_weights,
+        "parameters": _parameters(entry),
+        "weights": trained is not None,
+        "weights_path": str(trained.path) if trained else None,
         "source": entry.source,
         "path": str(entry.path),
         "card_error": entry.card_error,
@@ -86,8 +107,8 @@ def list_command(
 
     print_table(
         "Entries", ["name", "architecture", "task", "params", "weights", "source"],
-        [[e.label, _architecture_status(e), e.zoo.get("task", "-"), format_count(e.zoo.get("parameters")),
-          "yes" if e.has_weights else "no", e.source if not e.card_error else f"{e.source} (invalid card)"]
+        [[e.label, _architecture_status(e), e.zoo.get("task", "-"), format_count(_parameters(e)),
+          _weights_label(e), e.source if not e.card_error else f"{e.source} (invalid card)"]
          for e in entries],
         empty="No entries match." if filtered else "No entries found.",
     )

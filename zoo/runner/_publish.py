@@ -144,7 +144,7 @@ def publish_run(result: TrainResult, recipe: Recipe, source: Entry | None, name:
                 "training_time_s": round(result.elapsed_s, 1),
                 "hardware": hardware_summary(result.device, result.world_size),
                 "mixed_precision": result.mixed_precision,
-                "torch": torch.__version__,
+                "torch": str(torch.__version__),
                 "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             },
         }
