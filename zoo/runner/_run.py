@@ -14,7 +14,7 @@ from ._checkpoint import find_checkpoint
 from ._evaluate import evaluate_split, prefixed
 from ._load import load_entry
 from ._publish import publish_run
-from ._train import make_accelerator, train
+from ._train import distributed_cpu, make_accelerator, train
 
 logger = logging.getLogger("zoo.runner")
 
@@ -37,7 +37,7 @@ def _agreed_run_dir(name: str, output: Path | None) -> Path:
     from accelerate import PartialState
     from accelerate.utils import broadcast_object_list
 
-    state = PartialState()
+    state = PartialState(cpu=distributed_cpu())
     choice = [str(output) if output else str(runs_dir(name) / datetime.now().strftime("%Y%m%d-%H%M%S-%f"))]
     if state.num_processes > 1:
         broadcast_object_list(choice, from_process=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -14,7 +15,7 @@ import torch
 
 from zoo_registry import Recipe, ZooError
 
-from .._atomic import write_text_atomic
+from .._atomic import write_json_atomic, write_text_atomic
 from ._build import block_size_of, build_parts
 from ._checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from ._evaluate import evaluate_split, prefixed, to_device
@@ -43,6 +44,18 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def distributed_cpu() -> bool:
+    """Return True when a launcher started several processes on a machine without a GPU.
+
+    accelerate only starts gloo on CPU when asked for the CPU; without this, each
+    process launched by ``accelerate launch --multi_gpu`` or ``torchrun`` on a
+    CPU-only machine would train alone.
+    """
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+
+
 def make_accelerator(recipe: Recipe, run_dir: Path):
     from accelerate import Accelerator
     from accelerate.utils import is_bf16_available
@@ -55,7 +68,7 @@ def make_accelerator(recipe: Recipe, run_dir: Path):
     try:
         return Accelerator(
             mixed_precision=precision, log_with=trackers or None, project_dir=str(run_dir),
-            gradient_accumulation_steps=1,
+            cpu=distributed_cpu(),
         )
     except ValueError as error:
         raise ZooError(f"train.mixed_precision={precision} cannot be used here: {error}. "
@@ -113,6 +126,8 @@ def train(recipe: Recipe, run_dir: Path, *, resume: bool, accelerator=None) -> T
         accelerator.init_trackers(run_dir.name, config=_flatten(recipe.resolved))
 
     reporter = Reporter(run_dir, config.max_steps, start_step, parts.trainer.unit, enabled=main)
+    seen = hashlib.sha256()
+    first_indices: list[int] = []
     collate, device = parts.dataset.collate, accelerator.device
     model.train()
     started = time.perf_counter() - elapsed
@@ -123,7 +138,10 @@ def train(recipe: Recipe, run_dir: Path, *, resume: bool, accelerator=None) -> T
             for group in optimizer.param_groups:
                 group["lr"] = lr
             for micro in range(config.grad_accum_steps):
-                batch = to_device(collate([train_split[i] for i in sampler.indices(step, micro)]), device)
+                indices = sampler.indices(step, micro)
+                seen.update(json.dumps(indices).encode())
+                first_indices = first_indices or indices
+                batch = to_device(collate([train_split[i] for i in indices]), device)
                 last = micro == config.grad_accum_steps - 1
                 sync = contextlib.nullcontext() if last else accelerator.no_sync(model)
                 with sync, accelerator.autocast():
@@ -163,6 +181,7 @@ def train(recipe: Recipe, run_dir: Path, *, resume: bool, accelerator=None) -> T
     finally:
         reporter.close()
     elapsed = time.perf_counter() - started
+    _write_process_record(run_dir, accelerator, start_step, config.max_steps, seen.hexdigest(), first_indices)
 
     # Final evaluation on the whole validation split (and test split when the dataset has one).
     unwrapped = accelerator.unwrap_model(model)
@@ -183,6 +202,19 @@ def train(recipe: Recipe, run_dir: Path, *, resume: bool, accelerator=None) -> T
         elapsed_s=elapsed, world_size=accelerator.num_processes, device=str(accelerator.device),
         mixed_precision=config.mixed_precision, is_main_process=main,
     )
+
+
+def _write_process_record(run_dir: Path, accelerator, start_step: int, end_step: int, digest: str,
+                          first_indices: list[int]) -> None:
+    """Record which training examples this process read, so data sharding can be audited after a run."""
+    write_json_atomic(run_dir / "processes" / f"rank-{accelerator.process_index}.json", {
+        "rank": accelerator.process_index,
+        "world_size": accelerator.num_processes,
+        "device": str(accelerator.device),
+        "steps": [start_step, end_step],
+        "indices_sha256": digest,
+        "first_batch_indices": first_indices,
+    })
 
 
 def _json_line(record: dict) -> str:
