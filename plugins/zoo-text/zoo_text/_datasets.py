@@ -117,11 +117,13 @@ class _TextDataset:
 
     def info(self) -> dict[str, Any]:
         """Return the vocabulary size, the tokenizer kind and the characters each token id stands for."""
+        counts = self.tokenizer.token_char_counts()
         return {
             "vocab_size": self.tokenizer.vocab_size,
             "tokenizer": self.tokenizer.kind,
-            # Lets the trainer report exact bits per character: total nats / characters / ln 2.
-            "token_char_counts": self.tokenizer.token_char_counts(),
+            # Characters per token id, one number when all ids agree (char). It lets the trainer
+            # report exact bits per character: total nats / characters / ln 2.
+            "token_char_counts": counts[0] if len(set(counts)) == 1 else counts,
         }
 
     def splits(self) -> list[str]:

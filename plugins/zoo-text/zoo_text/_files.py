@@ -78,19 +78,17 @@ def _check(path: Path, known: KnownFile) -> None:
         )
 
 
-def _download(known: KnownFile, target: Path) -> None:
-    """Download ``known`` to ``target`` through a temporary file; check it before the rename."""
+def _download(known: KnownFile, target: Path) -> str | None:
+    """Download ``known`` to ``target`` through a temporary file; return how it differs, or None when stored."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{known.name}.", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(known.url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             shutil.copyfileobj(response, out, _CHUNK)
         found = _mismatch(Path(temporary), known)
-        if found:
-            raise DataError(f"the file downloaded from {known.url} {found}, but {known.name} must have "
-                            f"{known.size} bytes and sha256 {known.sha256}; nothing was saved. Download it "
-                            f"yourself and put it into {target.parent}")
-        os.replace(temporary, target)
+        if found is None:
+            os.replace(temporary, target)
+        return found
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -122,11 +120,15 @@ def find_known_file(known: KnownFile) -> Path:
     target = candidates[-1]
     logger.info("downloading %s from %s to %s", known.name, known.url, target)
     try:
-        _download(known, target)
+        found = _download(known, target)
     except (OSError, http.client.HTTPException) as error:  # URLError and timeouts are OSErrors
         reason = getattr(error, "reason", None) or error
         raise DataError(f"{known.name} was not found and the download from {known.url} failed ({reason}); "
                         f"searched {searched}. {place}") from None
+    if found:
+        raise DataError(f"{known.name} was not found and the file downloaded from {known.url} {found}, but it must "
+                        f"have {known.size} bytes and sha256 {known.sha256}, so nothing was saved; searched "
+                        f"{searched}. {place}")
     return target
 
 

@@ -22,7 +22,8 @@ class CausalLM:
     Metrics: ``loss`` (mean cross-entropy in nats per token), ``perplexity``
     (exp of loss) and ``bpc`` (bits per character: total nats / characters /
     ln 2). The character count of each target token comes from
-    ``info["token_char_counts"]``, so bpc is exact for every tokenizer of this
+    ``info["token_char_counts"]`` (a list by token id, or one number for all
+    ids), so bpc is exact for every tokenizer of this
     plugin; for the char tokenizer it equals loss / ln 2.
     """
 
@@ -34,6 +35,8 @@ class CausalLM:
         self.options = options
         self.vocab_size = int(info["vocab_size"])
         counts = info.get("token_char_counts")
+        if isinstance(counts, int):
+            counts = [counts] * self.vocab_size
         self._char_counts = torch.tensor(counts, dtype=torch.long) if counts is not None else None
 
     def loss(self, model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
