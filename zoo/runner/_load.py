@@ -11,7 +11,7 @@ import torch
 from zoo_registry import CARD_FILE, WEIGHTS_FILE, Entry, Recipe, WeightsError, get_registry, load_recipe
 
 from ..weights import load_weights
-from ._build import block_size_of, build_dataset, build_model, build_trainer
+from ._build import block_size_of, build_dataset, build_model, build_trainer, load_target
 from ._publish import CONFIG_FILE
 
 
@@ -51,6 +51,10 @@ def load_entry(entry: Entry) -> LoadedEntry:
     recipe = load_recipe(entry.recipe_path, get_registry())
     dataset = build_dataset(recipe, artifacts=entry.path)
     model = build_model(recipe, info)
+    # A compressed entry's weights have the compressed structure (int8 tensors, pruned
+    # channels, factorized layers); each step rebuilds that structure before loading.
+    for step in recipe.compress:
+        model = load_target(step)(step.options).restore(model, info)
     expected = (entry.zoo.get("weights") or {}).get(WEIGHTS_FILE)
     if entry.card is None:
         raise WeightsError(f"{entry.path / CARD_FILE} is missing or invalid: {entry.card_error}")
