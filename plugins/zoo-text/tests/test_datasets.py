@@ -205,7 +205,8 @@ def test_val_fraction_option(shakespeare_env, shakespeare_text):
     val = dataset.split("val", 100)
     covered = decode_windows(dataset, val)
     expected = shakespeare_text[int(len(shakespeare_text) * 0.75):]
-    assert expected.startswith(covered) and len(expected) - len(covered) < 100
+    assert expected.startswith(covered)
+    assert len(expected) - len(covered) < 100
 
 
 def test_train_split_has_every_offset(char_dataset, shakespeare_text):
@@ -214,7 +215,8 @@ def test_train_split_has_every_offset(char_dataset, shakespeare_text):
     for index in (0, 1, 12345, len(train) - 1, -1):
         x, y = train[index]
         start = index % len(train)
-        assert x.dtype == torch.long and x.shape == (64,)
+        assert x.dtype == torch.long
+        assert x.shape == (64,)
         assert char_dataset.decode(x.tolist()) == shakespeare_text[start:start + 64]
         assert char_dataset.decode(y.tolist()) == shakespeare_text[start + 1:start + 65]
 

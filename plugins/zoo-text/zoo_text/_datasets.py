@@ -60,7 +60,7 @@ class TokenWindows(torch.utils.data.Dataset):
 
 
 class _TextDataset:
-    """What both text datasets share; subclasses say which files hold the text and how to read them."""
+    """The split, tokenizer and windows of both text datasets; subclasses find and read the files."""
 
     def __init__(self, options: TinyShakespeareOptions | TextFileOptions, artifacts: str | Path | None = None):
         self.options = options

@@ -1,7 +1,7 @@
 """A decoder-only, pre-norm transformer language model with a KV cache for generation.
 
 Module and parameter names follow nanoGPT (``transformer.wte``, ``transformer.h.0.attn.c_attn``,
-``lm_head``) so its checkpoints and readers map onto this model by name.
+``lm_head``), so readers who know nanoGPT find each part under the same name.
 """
 
 from __future__ import annotations
@@ -117,8 +117,8 @@ class GPT(nn.Module):
             self.transformer.wte.weight = self.lm_head.weight
 
         self.apply(self._init_weights)
-        # Residual projections get a smaller init so the residual stream's variance stays
-        # independent of depth (GPT-2 paper, section 2.3).
+        # Residual projections start smaller, scaled by 1/sqrt(number of residual layers) as in
+        # the GPT-2 paper (Radford et al., 2019), so the residual stream's variance does not grow with depth.
         for name, parameter in self.named_parameters():
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(parameter, mean=0.0, std=0.02 / math.sqrt(2 * options.n_layer))

@@ -39,8 +39,8 @@ class RecurrentLM(nn.Module):
                                 dropout=options.dropout if options.n_layer > 1 else 0.0, batch_first=True)
         self.lm_head = nn.Linear(options.d_model, vocab_size)
 
-        # Small uniform weights as in Zaremba et al. (2014); the default N(0, 1) embedding
-        # would give tied output logits a spread of several nats at step 0.
+        # Small uniform weights, as Zaremba et al. (2014) use for their small LSTM. The default
+        # N(0, 1) embedding would give tied output logits a spread of several nats at step 0.
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         nn.init.zeros_(self.lm_head.bias)
         if options.tie_weights:
