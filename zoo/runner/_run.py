@@ -58,6 +58,11 @@ def train_entry(source: Entry, overrides: list[str], *, output: Path | None = No
         recipe = load_recipe(run_dir / RECIPE_FILE, registry)
     else:
         recipe = load_recipe(source.recipe_path, registry, overrides)
+        if recipe.compress:
+            steps = ", ".join(step.component.spec.name for step in recipe.compress)
+            raise ZooError(f"entry {source.name!r} is compressed from {recipe.base or 'its base'} ({steps}), so "
+                           f"training it from scratch would not fit its weights; build it with "
+                           f"'zoo compress {source.name}'")
         run_dir = _agreed_run_dir(source.name, output)
         if find_checkpoint(run_dir) is not None:
             raise ZooError(f"{run_dir} already holds a run with a checkpoint; continue it with --resume, "

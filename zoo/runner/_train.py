@@ -9,14 +9,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from zoo_registry import Recipe, ZooError
 
 from .._atomic import write_json_atomic, write_text_atomic
-from ._build import block_size_of, build_parts
+from ._build import Parts, block_size_of, build_parts
 from ._checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from ._evaluate import evaluate_split, prefixed, to_device
 from ._progress import METRICS_FILE, Reporter, read_metrics
@@ -89,15 +89,23 @@ def _tracker_installed(name: str) -> bool:
     return found
 
 
-def train(recipe: Recipe, run_dir: Path, *, resume: bool, accelerator=None) -> TrainResult:
-    """Train the recipe's model in ``run_dir``; with ``resume`` continue from its checkpoint exactly."""
+def train(recipe: Recipe, run_dir: Path, *, resume: bool, accelerator=None, parts: Parts | None = None,
+          loss: Callable[[torch.nn.Module, tuple], torch.Tensor] | None = None) -> TrainResult:
+    """Train the recipe's model in ``run_dir``; with ``resume`` continue from its checkpoint exactly.
+
+    ``parts`` replaces the dataset, model and trainer built from the recipe, so an existing
+    model can be fine-tuned (compression does this). ``loss(model, batch)`` replaces the
+    trainer's training loss, for example with a distillation loss; evaluation still uses
+    the trainer.
+    """
     config = recipe.runner
     accelerator = accelerator or make_accelerator(recipe, run_dir)
     main = accelerator.is_main_process
 
     # Setup: data, model and trainer are built identically on every process.
     torch.manual_seed(config.seed)
-    parts = build_parts(recipe)
+    parts = parts or build_parts(recipe)
+    loss_of = loss or parts.trainer.loss
     block_size = block_size_of(recipe)
     train_split = parts.dataset.split("train", block_size)
     val_split = parts.dataset.split("val", block_size)
@@ -145,7 +153,7 @@ def train(recipe: Recipe, run_dir: Path, *, resume: bool, accelerator=None) -> T
                 last = micro == config.grad_accum_steps - 1
                 sync = contextlib.nullcontext() if last else accelerator.no_sync(model)
                 with sync, accelerator.autocast():
-                    loss = parts.trainer.loss(model, batch)
+                    loss = loss_of(model, batch)
                     accelerator.backward(loss / config.grad_accum_steps)
                 units += parts.trainer.count(batch) * accelerator.num_processes
             if config.grad_clip > 0:
