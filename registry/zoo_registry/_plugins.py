@@ -28,7 +28,7 @@ PLUGINS_ENV = "ZOO_PLUGINS"
 
 @dataclass
 class PluginInfo:
-    """What the registry learned about one plugin, loaded or broken."""
+    """Record of one plugin, loaded or broken: its components, entry folders or error."""
 
     name: str
     distribution: str

@@ -1,7 +1,7 @@
 """Recipes: reading, validating and overriding ``recipe.yaml``.
 
-A recipe has four sections. Each names its component and holds that
-component's options; ``train`` also holds the runner's options::
+A recipe has four sections. Each names its component and contains that
+component's options. ``train`` also contains the runner's options::
 
     model:    {architecture: gpt, n_layer: 4, ...}
     data:     {dataset: tiny-shakespeare, tokenizer: char, ...}

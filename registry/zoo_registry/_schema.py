@@ -58,7 +58,7 @@ def _type_name(kind: Any) -> str:
 
 
 class CoercionError(ValueError):
-    """A value that does not fit its field's type; the message says how to fix it."""
+    """A value that does not fit its field's type. The message explains how to fix it."""
 
 
 def _coerce_scalar(value: Any, kind: Any, origin: Scalar | None) -> Any:

@@ -26,7 +26,7 @@ def _resolve_with_weights(name: str):
     """Resolve ``name``, preferring the first entry on the search path that has weights.
 
     A first-party card and the store version trained from it share a name; the
-    card only holds the recipe, so commands that need weights use the trained one.
+    card contains only the recipe, so commands that need weights use the trained one.
     """
     entry = resolve_entry(get_registry(), name)
     if entry.has_weights:

@@ -24,7 +24,7 @@ def runs_dir(name: str) -> Path:
 
 
 def latest_run_dir(name: str) -> Path | None:
-    """Return the most recent run folder of ``name`` that holds a checkpoint."""
+    """Return the most recent run folder of ``name`` that contains a checkpoint."""
     folder = runs_dir(name)
     if not folder.is_dir():
         return None
@@ -65,7 +65,7 @@ def train_entry(source: Entry, overrides: list[str], *, output: Path | None = No
                            f"'zoo compress {source.name}'")
         run_dir = _agreed_run_dir(source.name, output)
         if find_checkpoint(run_dir) is not None:
-            raise ZooError(f"{run_dir} already holds a run with a checkpoint; continue it with --resume, "
+            raise ZooError(f"{run_dir} already contains a run with a checkpoint; continue it with --resume, "
                            f"or choose another --output folder")
 
     accelerator = make_accelerator(recipe, run_dir)

@@ -2,9 +2,9 @@
 
 The sample stream is the concatenation of seeded permutations of the split,
 one per epoch. Optimizer step ``s``, micro-batch ``m`` on process ``r`` of
-``w`` reads a fixed slice of that stream, so the batch of any step can be
-recomputed from the step alone: resuming needs no sampler state, and
-processes never read the same slice.
+``w`` reads a fixed slice of that stream. The batch of any step can
+therefore be recomputed from the step alone, so resuming needs no sampler
+state, and processes never read the same slice.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ logger = logging.getLogger("zoo.runner")
 
 @dataclass
 class TrainResult:
-    """What a finished run leaves for publishing; set on every process, used by the main one."""
+    """Outcome of a finished run, set on every process and published by the main one."""
 
     model: torch.nn.Module
     parts: Any
