@@ -22,7 +22,7 @@ def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO if main_process else logging.WARNING, format="%(message)s", stream=sys.stderr)
 
 
-def _resolve_with_weights(name: str):
+def resolve_with_weights(name: str):
     """Resolve ``name``, preferring the first entry on the search path that has weights.
 
     A first-party card and the store version trained from it share a name; the
@@ -83,7 +83,7 @@ def eval_command(
     """
     from ..runner import evaluate_entry
 
-    entry = _resolve_with_weights(name)
+    entry = resolve_with_weights(name)
     metrics = evaluate_entry(entry)
     differences = []
     if check:
@@ -146,7 +146,7 @@ def generate_command(
 
     from ..runner import load_entry
 
-    entry = _resolve_with_weights(name)
+    entry = resolve_with_weights(name)
     loaded = load_entry(entry)
     if not hasattr(loaded.dataset, "encode") or not hasattr(loaded.model, "generate"):
         raise ZooError(f"entry {entry.label} ({entry.zoo.get('task')}) does not generate text; "
