@@ -98,7 +98,7 @@ def _previous_pull(name: str, source: dict[str, Any], commit: str, hashes: dict[
             expected, actual = recorded.get(file_name), hashes.get(file_name)
             if expected != actual:
                 raise WeightsError(
-                    f"file {file_name} of {label} at commit {commit} differs from the copy pulled before as "
+                    f"file {file_name} of {label} differs from the copy pulled before as "
                     f"{name}@{version}: expected sha256 {expected} (recorded then), got {actual}. The remote or the "
                     f"local cache was changed; check it, or remove the old version with 'zoo rm {name}@{version}'")
         return version
