@@ -62,7 +62,10 @@ train:
 
 
 @pytest.fixture
-def registry(zoo_env, plugin_factory):
+def registry(zoo_env, plugin_factory, monkeypatch):
+    # Only the toy plugin loads, so listings in messages do not depend on what else is installed.
+    monkeypatch.setenv("ZOO_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("ZOO_PLUGINS", "zoo-toy")
     plugin_factory("zoo-toy", "zoo_toy", PLUGIN, files={"options.py": OPTIONS})
     return get_registry(refresh=True)
 
@@ -160,7 +163,7 @@ trian: {}
         f"{path}:11: train.lrr: unknown option 'lrr'. Did you mean 'lr'? Valid options: " + ", ".join(sorted([
             "trainer", "label_smoothing", "max_steps", "batch_size", "grad_accum_steps", "lr", "min_lr",
             "warmup_steps", "weight_decay", "beta1", "beta2", "grad_clip", "mixed_precision", "eval_interval",
-            "eval_batches", "checkpoint_interval", "log_interval", "seed", "trackers"])),
+            "eval_batches", "final_eval_batches", "checkpoint_interval", "log_interval", "seed", "trackers"])),
         f"{path}:12: train.mixed_precision: 'fp8' is not allowed; use one of 'no', 'bf16', 'fp16'.",
     ]
 
@@ -232,7 +235,7 @@ def test_overrides_report_errors(tmp_path, registry):
         "command line: train.lrr: unknown option 'lrr'. Did you mean 'lr'? Valid options: " + ", ".join(sorted([
             "trainer", "label_smoothing", "max_steps", "batch_size", "grad_accum_steps", "lr", "min_lr",
             "warmup_steps", "weight_decay", "beta1", "beta2", "grad_clip", "mixed_precision", "eval_interval",
-            "eval_batches", "checkpoint_interval", "log_interval", "seed", "trackers"])),
+            "eval_batches", "final_eval_batches", "checkpoint_interval", "log_interval", "seed", "trackers"])),
     ]
 
 

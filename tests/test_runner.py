@@ -36,6 +36,7 @@ train:
   warmup_steps: 5
   eval_interval: 10
   eval_batches: 2
+  final_eval_batches: 10
   checkpoint_interval: {checkpoint}
   log_interval: 5
 """
@@ -212,3 +213,19 @@ def test_two_process_launch(tiny_entry):
     assert [v.name for v in versions] == ["v1"]
     evaluated = zoo(tiny_entry, "eval", "tiny-gpt", "--check")
     assert evaluated.returncode == 0, evaluated.stderr
+
+
+def test_tensorboard_tracker_writes_events(tiny_entry):
+    pytest.importorskip("tensorboard")
+    run_dir = tiny_entry["project"] / "run-tb"
+    result = zoo(tiny_entry, "train", "tiny-gpt", "train.max_steps=10", "train.trackers=[tensorboard]",
+                 "--output", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    events = list(run_dir.rglob("events.out.tfevents.*"))
+    assert events, f"no TensorBoard event file under {run_dir}"
+
+
+def test_unknown_tracker_warns_and_trains(tiny_entry):
+    result = zoo(tiny_entry, "train", "tiny-gpt", "train.max_steps=3", "train.trackers=[not-a-tracker]")
+    assert result.returncode == 0, result.stderr
+    assert "tracker 'not-a-tracker' is not installed; metrics go to metrics.jsonl only" in result.stderr

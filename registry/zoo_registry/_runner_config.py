@@ -24,6 +24,8 @@ class RunnerConfig:
     mixed_precision: str = option("no", help="Autocast precision.", choices=("no", "bf16", "fp16"))
     eval_interval: int = option(250, help="Evaluate every this many steps (and at the end).", min=1)
     eval_batches: int = option(20, help="Validation batches per periodic evaluation; 0 uses the whole split.", min=0)
+    final_eval_batches: int = option(0, help="Batches of each split in the final evaluation and in 'zoo eval'; 0 uses "
+                                     "the whole split, which is what cards report.", min=0)
     checkpoint_interval: int = option(500, help="Write a checkpoint every this many steps; 0 disables.", min=0)
     log_interval: int = option(10, help="Log training loss every this many steps.", min=1)
     seed: int = option(1337, help="Seed of every random number generator of the run.")

@@ -97,6 +97,7 @@ def evaluate_entry(entry: Entry) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for split_name in [s for s in ("val", "test") if s in loaded.dataset.splits()]:
         split = loaded.dataset.split(split_name, block_size)
-        sums = evaluate_split(accelerator, model, loaded.trainer, loaded.dataset, split, loaded.recipe.runner.batch_size)
+        sums = evaluate_split(accelerator, model, loaded.trainer, loaded.dataset, split, loaded.recipe.runner.batch_size,
+                              loaded.recipe.runner.final_eval_batches)
         metrics.update(prefixed(split_name, loaded.trainer.metrics(sums)))
     return metrics

@@ -78,12 +78,10 @@ def make_accelerator(recipe: Recipe, run_dir: Path):
 def _tracker_installed(name: str) -> bool:
     import importlib.util
 
-    module = {"tensorboard": "torch.utils.tensorboard", "wandb": "wandb", "mlflow": "mlflow",
-              "comet_ml": "comet_ml", "aim": "aim", "clearml": "clearml", "dvclive": "dvclive"}.get(name, name)
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        found = False
+    # Each accelerate tracker needs its logging package; torch.utils.tensorboard needs tensorboard too.
+    modules = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",),
+               "comet_ml": ("comet_ml",), "aim": ("aim",), "clearml": ("clearml",), "dvclive": ("dvclive",)}
+    found = any(importlib.util.find_spec(module) is not None for module in modules.get(name, (name,)))
     if not found:
         logger.warning("tracker %r is not installed; metrics go to %s only", name, METRICS_FILE)
     return found
@@ -196,7 +194,8 @@ def train(recipe: Recipe, run_dir: Path, *, resume: bool, accelerator=None, part
     all_sums, metrics = {}, {}
     for split_name in [s for s in ("val", "test") if s in parts.dataset.splits()]:
         split = val_split if split_name == "val" else parts.dataset.split(split_name, block_size)
-        sums = evaluate_split(accelerator, unwrapped, parts.trainer, parts.dataset, split, config.batch_size)
+        sums = evaluate_split(accelerator, unwrapped, parts.trainer, parts.dataset, split, config.batch_size,
+                              config.final_eval_batches)
         all_sums[split_name] = sums
         metrics.update(prefixed(split_name, parts.trainer.metrics(sums)))
     reporter.evaluation(config.max_steps, metrics, elapsed)
