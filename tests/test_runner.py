@@ -229,3 +229,30 @@ def test_unknown_tracker_warns_and_trains(tiny_entry):
     result = zoo(tiny_entry, "train", "tiny-gpt", "train.max_steps=3", "train.trackers=[not-a-tracker]")
     assert result.returncode == 0, result.stderr
     assert "tracker 'not-a-tracker' is not installed; metrics go to metrics.jsonl only" in result.stderr
+
+
+def test_progress_bar_on_terminal(tiny_entry):
+    import pty
+
+    controller, terminal = pty.openpty()
+    env = dict(os.environ, COLUMNS="120", TERM="xterm")
+    process = subprocess.Popen([sys.executable, "-m", "zoo", "train", "tiny-gpt", "train.max_steps=5"],
+                               cwd=tiny_entry["project"], env=env, stdin=terminal, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closes when the process exits
+            break
+        if not chunk:
+            break
+        output += chunk
+    process.wait(timeout=600)
+    os.close(controller)
+    text = output.decode(errors="replace")
+    assert process.returncode == 0, text[-2000:]
+    assert "━" in text
+    assert "5/5" in text
+    assert "tokens/s" in text
+    assert "step 5/5" not in text  # plain log lines are only for non-terminals
