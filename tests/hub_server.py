@@ -48,6 +48,7 @@ def lfs_pointer(data: bytes) -> bytes:
 class StoredFile:
     data: bytes
     lfs: bool
+    served: bytes | None = None  # bytes sent on download in place of ``data``: corruption for tests
 
     @property
     def sha256(self) -> str:
@@ -372,6 +373,7 @@ def _handler(hub: HubStandIn) -> type[BaseHTTPRequestHandler]:
             headers = {"X-Repo-Commit": commit, "ETag": f'"{stored.sha256 if stored.lfs else stored.oid}"'}
             if stored.lfs:
                 headers.update({"X-Linked-Etag": f'"{stored.sha256}"', "X-Linked-Size": str(len(stored.data))})
-            self._send(200, stored.data, headers, content_type="application/octet-stream")
+            body = stored.data if stored.served is None else stored.served
+            self._send(200, body, headers, content_type="application/octet-stream")
 
     return Handler

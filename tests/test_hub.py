@@ -79,8 +79,6 @@ def test_round_trip_train_push_pull_eval(zoo_env, tmp_path, hub):
     for name, data in local.items():
         assert remote[name].data == data, name
     assert remote["model.safetensors"].lfs
-    text = zoo_on(trainer, "push", "tiny-share", "team/tiny-share")
-    assert f"commit {head}" in text.stdout, text.stderr
 
     second = machine(tmp_path, "second", hub.url)
     pulled = _json(zoo_on(second, "pull", "team/tiny-share", "--json"))
@@ -95,16 +93,22 @@ def test_round_trip_train_push_pull_eval(zoo_env, tmp_path, hub):
     assert record["files"] == pulled["files"]
     assert record["source"] == "team/tiny-share"
 
-    evaluated = _json(zoo_on(second, "eval", "tiny-share", "--json"))
+    evaluated = _json(zoo_on(second, "eval", "tiny-share", "--check", "--json"))
     assert evaluated["entry"] == "tiny-share@v1"
     assert evaluated["metrics"] == expected
-    checked = zoo_on(second, "eval", "tiny-share", "--check")
-    assert checked.returncode == 0, checked.stderr
+    assert evaluated["check_failed"] == []
 
 
 def test_push_creates_repo_and_replaces_files(first, hub):
     (first["entry"] / "notes.txt").write_text("first push\n")
+    printed = zoo_on(first, "push", str(first["entry"]), "team/model")
+    assert printed.returncode == 0, printed.stderr
+    head = hub.repos["team/model"].branches["main"]
+    assert printed.stdout.splitlines() == [
+        "pushed entry to team/model: 5 files", f"commit {head}", f"{hub.url}/team/model/commit/{head}",
+        f"next: zoo pull team/model@{head}"]
     pushed = _json(zoo_on(first, "push", str(first["entry"]), "team/model", "--json"))
+    assert pushed["commit"] == head
     assert pushed["files"] == ["README.md", "config.json", "model.safetensors", "notes.txt", "recipe.yaml"]
     assert not hub.repos["team/model"].private
     assert "notes.txt" in hub.files("team/model")

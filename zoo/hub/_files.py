@@ -60,8 +60,10 @@ def name_problem(name: str) -> str | None:
 
 def check_names(files: list[RemoteFile], source: str) -> None:
     """Raise ``ValidationError`` listing every file name that would land outside the entry folder."""
-    problems = [Problem(source, f.name, f"remote file name refused: it {why}. Nothing was downloaded; ask the owner "
-                                        f"of {source} to rename or remove the file")
+    # A name is shown quoted and escaped when it has characters a terminal would act on.
+    problems = [Problem(source, f.name if f.name.isprintable() else repr(f.name),
+                        f"remote file name refused: it {why}. Nothing was downloaded; ask the owner of {source} "
+                        f"to rename or remove the file")
                 for f in files if (why := name_problem(f.name)) is not None]
     if problems:
         raise ValidationError(problems)
