@@ -152,7 +152,7 @@ def test_gpt_cached_logits_equal_full_forward():
     sequence = prompt(2, BLOCK)
     with torch.no_grad():
         full = model(sequence)  # [B, T, vocab]
-        cache = model.new_cache(2, sequence.device, torch.float32)
+        cache = model.new_cache()
         steps = [model(sequence[:, :3], cache)]
         steps += [model(sequence[:, t:t + 1], cache) for t in range(3, BLOCK)]
     torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-5, atol=1e-5)
@@ -256,3 +256,13 @@ def test_generate_reports_every_bad_argument():
         build("gpt").generate(prompt(), 3, temperature=-1, top_k=0, top_p=2)
     assert [p.field for p in caught.value.problems] == ["temperature", "top_k", "top_p"]
     assert str(caught.value).startswith("3 problems found:")
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_generate_under_bf16_autocast(name):
+    # The KV cache takes the dtype of the keys it receives, bf16 here.
+    model = build(name)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model.generate(prompt(), 12, temperature=0)
+    assert out.shape == (2, 15)
+    assert out.dtype == torch.long

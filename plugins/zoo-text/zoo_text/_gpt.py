@@ -22,17 +22,24 @@ __all__ = ["GPT", "KVCache", "build_gpt"]
 
 
 class KVCache:
-    """Keys and values of every layer for the tokens seen so far, preallocated to ``block_size``."""
+    """Keys and values of every layer for the tokens seen so far, in buffers of ``block_size`` positions.
 
-    def __init__(self, n_layer: int, batch: int, n_head: int, block_size: int, head_size: int,
-                 device: torch.device, dtype: torch.dtype):
-        shape = (batch, n_head, block_size, head_size)
-        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
-        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n_layer)]
+    A layer's buffers are allocated at its first ``append`` with the shape, dtype and
+    device of the keys it receives, so the cache follows autocast and the model's device.
+    """
+
+    def __init__(self, n_layer: int, block_size: int):
+        self.block_size = block_size
+        self.keys: list[torch.Tensor | None] = [None] * n_layer
+        self.values: list[torch.Tensor | None] = [None] * n_layer
         self.length = 0
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store ``k`` and ``v`` of shape [B, nh, T, hs] after the cached ones; return all of them."""
+        if self.keys[layer] is None:
+            batch, n_head, _, head_size = k.shape
+            self.keys[layer] = k.new_zeros(batch, n_head, self.block_size, head_size)
+            self.values[layer] = v.new_zeros(batch, n_head, self.block_size, head_size)
         end = self.length + k.size(2)
         self.keys[layer][:, :, self.length:end] = k
         self.values[layer][:, :, self.length:end] = v
@@ -150,10 +157,9 @@ class GPT(nn.Module):
             x = x[:, -1:, :]  # [B, 1, C]
         return self.lm_head(x)
 
-    def new_cache(self, batch: int, device: torch.device, dtype: torch.dtype) -> KVCache:
-        """Return an empty KV cache sized for ``batch`` sequences of up to ``block_size`` tokens."""
-        head_size = self.options.d_model // self.options.n_head
-        return KVCache(self.options.n_layer, batch, self.options.n_head, self.block_size, head_size, device, dtype)
+    def new_cache(self) -> KVCache:
+        """Return an empty KV cache for up to ``block_size`` tokens."""
+        return KVCache(self.options.n_layer, self.block_size)
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
@@ -177,7 +183,7 @@ class GPT(nn.Module):
                 if not use_cache:
                     logits = self(window, last_only=True)
                 elif cache is None or cache.length >= self.block_size:
-                    cache = self.new_cache(idx.size(0), idx.device, self.lm_head.weight.dtype)
+                    cache = self.new_cache()
                     logits = self(window, cache, last_only=True)
                 else:
                     logits = self(idx[:, -1:], cache, last_only=True)
