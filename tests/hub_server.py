@@ -80,7 +80,7 @@ class Repo:
 
 
 class HubError(Exception):
-    """An HTTP error answer, with the Hub's X-Error-Code header when it has one."""
+    """An HTTP error response, with the Hub's X-Error-Code header when it has one."""
 
     def __init__(self, status: int, message: str, code: str | None = None, **fields: str):
         super().__init__(message)
@@ -291,7 +291,9 @@ def _handler(hub: HubStandIn) -> type[BaseHTTPRequestHandler]:
             for item in json.loads(self._body())["files"]:
                 lfs = item["path"].endswith(LFS_SUFFIXES)
                 existing = current.get(item["path"])
-                oid = None if existing is None else (existing.sha256 if existing.lfs else git_blob_id(existing.data))
+                oid = None
+                if existing is not None:
+                    oid = existing.sha256 if existing.lfs else git_blob_id(existing.data)
                 answers.append({"path": item["path"], "uploadMode": "lfs" if lfs else "regular",
                                 "shouldIgnore": False, "oid": oid})
             self._json(200, {"files": answers})

@@ -151,10 +151,10 @@ def test_push_private_repo(first, hub, tmp_path):
     assert hub.repos["team/secret"].private
 
     anonymous = machine(tmp_path, "anonymous", hub.url)
-    refused = zoo_on(anonymous, "pull", "team/secret")
-    assert refused.returncode == 1
+    rejected = zoo_on(anonymous, "pull", "team/secret")
+    assert rejected.returncode == 1
     assert (f"error: repo team/secret was not found on {hub.url}; check the name, and for a private repo log in with "
-            f"'hf auth login' or set HF_TOKEN") in flat(refused.stderr)
+            f"'hf auth login' or set HF_TOKEN") in flat(rejected.stderr)
     allowed = zoo_on(anonymous, "pull", "team/secret", HF_TOKEN=TOKEN)
     assert allowed.returncode == 0, allowed.stderr
 
@@ -169,7 +169,7 @@ def test_push_without_valid_token(first, hub):
     wrong = "hf_wrongToken0000000000"
     result = zoo_on(first, "push", str(first["entry"]), "team/model", HF_TOKEN=wrong, ZOO_DEBUG="1")
     assert result.returncode == 1
-    assert (f"pushing to team/model failed: the Hub at {hub.url} answered HTTP 401") in flat(result.stderr)
+    assert (f"pushing to team/model failed: the Hub at {hub.url} returned HTTP 401") in flat(result.stderr)
     assert "Log in with 'hf auth login' or set HF_TOKEN to a token with write access." in flat(result.stderr)
     assert wrong not in result.stdout + result.stderr
     assert "team/model" not in hub.repos
@@ -342,7 +342,7 @@ def test_push_rejects_entries_that_cannot_be_shared(first, hub):
     assert hub.repos == {}
 
 
-def test_push_offline_is_refused(first, hub):
+def test_push_offline_is_rejected(first, hub):
     result = zoo_on(first, "push", str(first["entry"]), "team/model", HF_HUB_OFFLINE="1")
     assert result.returncode == 1
     assert ("error: pushing to team/model needs network access, but HF_HUB_OFFLINE=1 is set; unset it, or push to a "

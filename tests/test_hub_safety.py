@@ -37,7 +37,7 @@ def _nothing_written(box: dict, repo_id: str, name: str) -> None:
     assert not (box["home"] / "entries" / name).exists()
 
 
-def test_names_outside_entry_are_refused(box, hub, tmp_path):
+def test_names_outside_entry_rejected(box, hub, tmp_path):
     files = entry_files()
     bad = ["../escape.json", "/tmp/absolute.json", "docs/../../up.json", "a\\..\\win.json", "C:/drive.json",
            "sub/./dot.json", "ctl\x07.json"]
@@ -57,7 +57,7 @@ def test_names_outside_entry_are_refused(box, hub, tmp_path):
     }
     for name, reason in reasons.items():
         shown = name if name.isprintable() else repr(name)
-        assert (f"team/evil@{commit}: {shown}: remote file name refused: {reason}. Nothing was downloaded; ask the "
+        assert (f"team/evil@{commit}: {shown}: remote file name rejected: {reason}. Nothing was downloaded; ask the "
                 f"owner of team/evil@{commit} to rename or remove the file") in text, name
     _nothing_written(box, "team/evil", "evil")
     assert not (box["root"] / "escape.json").exists()
@@ -84,7 +84,7 @@ def test_pickle_files_are_ignored_with_warning(box, hub, tmp_path):
     assert not marker.exists()
 
 
-def test_pickle_only_repo_is_refused(box, hub, tmp_path):
+def test_pickle_only_repo_rejected(box, hub, tmp_path):
     marker = tmp_path / "unpickled"
     files = entry_files()
     del files["model.safetensors"]
@@ -98,7 +98,7 @@ def test_pickle_only_repo_is_refused(box, hub, tmp_path):
     assert not marker.exists()
 
 
-def test_repo_that_is_not_an_entry_is_refused(box, hub):
+def test_non_entry_repo_rejected(box, hub):
     commit = _serve(hub, "team/plain", {"README.md": b"# just a readme\n", "notes.txt": b"hello\n"})
     result = zoo_on(box, "pull", "team/plain")
     assert result.returncode == 1
@@ -108,7 +108,7 @@ def test_repo_that_is_not_an_entry_is_refused(box, hub):
 
 
 def _weights_case(kind: str) -> tuple[bytes, str]:
-    """Return a bad model.safetensors and what the error says it contains."""
+    """Return a bad model.safetensors and the content the error reports for it."""
     good = weights_bytes()
     if kind == "lfs-pointer":
         return lfs_pointer(good), ("is not safetensors: it is a Git LFS pointer (text), not the weights; fetch the "
@@ -153,7 +153,7 @@ def test_weights_not_matching_card_hash(box, hub):
     assert not (box["home"] / "entries" / "swapped").exists()
 
 
-def test_weights_missing_from_card_are_refused(box, hub):
+def test_weights_missing_from_card_rejected(box, hub):
     files = entry_files()
     files["extra.safetensors"] = weights_bytes(seed=3)
     commit = _serve(hub, "team/unlisted", files)
@@ -206,7 +206,7 @@ def test_pulled_code_is_never_run(box, hub, tmp_path):
     assert not marker.exists()
 
 
-def test_folder_remote_symlink_outside_is_refused(box, tmp_path):
+def test_folder_symlink_outside_rejected(box, tmp_path):
     outside = tmp_path / "outside.json"
     outside.write_text('{"secret": true}')
     remote = write_entry(tmp_path / "remote", entry_files())
@@ -214,12 +214,12 @@ def test_folder_remote_symlink_outside_is_refused(box, tmp_path):
     (remote / "config.json").symlink_to(outside)
     result = zoo_on(box, "pull", str(remote))
     assert result.returncode == 1
-    assert (f"error: 1 problem found: {remote}: config.json: refused: it is a symbolic link to {outside}, outside the "
+    assert (f"error: 1 problem found: {remote}: config.json: rejected: it is a symbolic link to {outside}, outside the "
             f"remote folder. Nothing was copied") in flat(result.stderr)
     assert not (box["home"] / "entries" / "remote").exists()
 
 
-def test_folder_remote_bad_manifest_names_are_refused(box, tmp_path):
+def test_folder_manifest_bad_names_rejected(box, tmp_path):
     remote = write_entry(tmp_path / "remote", entry_files())
     assert zoo_on(box, "push", str(remote), f"file://{tmp_path / 'shared'}").returncode == 0
     manifest = tmp_path / "shared" / ".zoo-manifest.json"
@@ -228,7 +228,7 @@ def test_folder_remote_bad_manifest_names_are_refused(box, tmp_path):
     manifest.write_text(json.dumps(data))
     result = zoo_on(box, "pull", f"file://{tmp_path / 'shared'}")
     assert result.returncode == 1
-    assert (f"{tmp_path / 'shared'}@{data['commit']}: ../../escape.json: remote file name refused: it has a '..' "
+    assert (f"{tmp_path / 'shared'}@{data['commit']}: ../../escape.json: remote file name rejected: it has a '..' "
             f"part, which points outside the entry folder.") in flat(result.stderr)
     assert not (box["home"] / "entries" / "shared").exists()
 

@@ -85,7 +85,7 @@ def remove(name: str, version: str | None = None) -> list[str]:
                                  f"'zoo rm' removes only trained or pulled versions. Run 'zoo list' to see the entries.")
     targets = [version] if version is not None else versions
     for target in targets:
-        # The marker goes first: a concurrent publish that no longer sees the folder still sees the marker.
+        # The marker goes first: a concurrent publish that misses the folder finds the marker.
         (parent / f"{_REMOVED_PREFIX}{target}").touch()
         trash = parent / f"{_TEMP_PREFIX}rm-{target}-{uuid.uuid4().hex[:8]}"
         os.rename(parent / target, trash)

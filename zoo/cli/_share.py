@@ -38,7 +38,7 @@ def push_command(
     remote: str = typer.Argument(..., help="Hub repo as namespace/repo, or a folder as file:///path or /path."),
     revision: str = typer.Option(None, "--revision", help="Hub branch to commit to; created from main if missing "
                                  "(default: main)."),
-    private: bool = typer.Option(False, "--private", help="Create the Hub repo as private; refused for an existing "
+    private: bool = typer.Option(False, "--private", help="Create the Hub repo as private; rejected for an existing "
                                  "public repo."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -83,7 +83,7 @@ def pull_command(
 
     Hub files go through the Hugging Face cache; with HF_HUB_OFFLINE=1 the pull uses only the
     cache and lists what is missing. Pickle weights are never loaded: they are skipped with a
-    warning, and a repo with no safetensors weights is refused. The command ends with the
+    warning, and a repo with no safetensors weights is rejected. The command ends with the
     plugin distributions the entry needs and how to install the missing ones.
 
     Examples:

@@ -62,7 +62,7 @@ def check_names(files: list[RemoteFile], source: str) -> None:
     """Raise ``ValidationError`` listing every file name that would land outside the entry folder."""
     # A name is shown quoted and escaped when it has characters a terminal would act on.
     problems = [Problem(source, f.name if f.name.isprintable() else repr(f.name),
-                        f"remote file name refused: it {why}. Nothing was downloaded; ask the owner of {source} "
+                        f"remote file name rejected: it {why}. Nothing was downloaded; ask the owner of {source} "
                         f"to rename or remove the file")
                 for f in files if (why := name_problem(f.name)) is not None]
     if problems:
@@ -72,7 +72,7 @@ def check_names(files: list[RemoteFile], source: str) -> None:
 def select_files(files: list[RemoteFile], source: str) -> Selection:
     """Choose the files to pull: no hidden files, no pickles; refuse repos that are not zoo entries.
 
-    Pickle files are left out with a warning when safetensors weights exist, and refused when
+    Pickle files are left out with a warning when safetensors weights exist, and rejected when
     they are the only weights, because loading a pickle can run code.
     """
     hidden = [f.name for f in files if any(part.startswith(".") for part in f.name.split("/"))]

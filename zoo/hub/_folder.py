@@ -1,6 +1,6 @@
 """A folder remote: an entry folder on a shared disk, laid out like a Hub repo.
 
-The folder holds the entry's files at the top, as a Hub repo does, plus two hidden
+The folder contains the entry's files at the top, as a Hub repo does, plus two hidden
 files: ``.zoo-manifest.json`` (the commit id and every file's sha256 and size) and
 ``.zoo-lock``. A push holds an exclusive lock on ``.zoo-lock`` while it replaces the
 files and writes the manifest last; a pull holds a shared lock while it reads, so it
@@ -133,7 +133,7 @@ class FolderSource:
         for name in names:
             path = self.root / name
             if not path.resolve().is_relative_to(root):
-                problems.append(Problem(str(self.root), name, f"refused: it is a symbolic link to {path.resolve()}, "
+                problems.append(Problem(str(self.root), name, f"rejected: it is a symbolic link to {path.resolve()}, "
                                                               f"outside the remote folder. Nothing was copied"))
             elif not path.is_file():
                 missing.append(name)  # absent, or not a regular file (a folder, a pipe, a device)

@@ -34,7 +34,7 @@ _KEEP_ON_PUSH = (".gitattributes",)
 
 
 def offline_mode() -> bool:
-    """Return True when HF_HUB_OFFLINE=1 asks huggingface_hub, and so zoo, for no network access."""
+    """Return True when HF_HUB_OFFLINE=1 turns off network access for huggingface_hub, and so for zoo."""
     return hub_constants.is_offline_mode()
 
 
@@ -56,7 +56,7 @@ def _hub_error(error: Exception, repo_id: str, action: str) -> ZooError:
         hint = (" Log in with 'hf auth login' or set HF_TOKEN to a token with write access."
                 if status in (401, 403) else "")
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return ZooError(f"{action} {repo_id} failed: the Hub at {_endpoint()} answered HTTP {status} ({first_line}).{hint}")
+        return ZooError(f"{action} {repo_id} failed: the Hub at {_endpoint()} returned HTTP {status} ({first_line}).{hint}")
     if isinstance(error, (TransportError, LocalEntryNotFoundError)):
         return ZooError(f"{action} {repo_id} failed: cannot reach the Hub at {_endpoint()} ({type(error).__name__}: "
                         f"{error}). Check the network, or pull from the Hugging Face cache with HF_HUB_OFFLINE=1")
@@ -135,7 +135,7 @@ class HubSource:
 
     def _write_ref(self) -> None:
         # The download is pinned to the commit, so huggingface_hub records no branch; write the ref the
-        # cache layout defines (refs/<revision> holds the commit id) so offline pulls by name find it.
+        # cache layout defines (refs/<revision> contains the commit id) so offline pulls by name find it.
         revision = self.revision or _DEFAULT_REVISION
         if revision == self.commit:
             return
@@ -148,7 +148,7 @@ def push_to_hub(repo_id: str, files: dict[str, Path], *, message: str, revision:
     """Upload ``files`` (repo path -> local file) as one commit; return the commit id and its URL.
 
     Files on the revision that are not in ``files`` are deleted in the same commit, except
-    hidden files such as ``.gitattributes``, so the repo holds exactly the entry.
+    hidden files such as ``.gitattributes``, so the repo contains exactly the entry.
     """
     if offline_mode():
         raise ZooError(f"pushing to {repo_id} needs network access, but HF_HUB_OFFLINE=1 is set; "

@@ -40,7 +40,7 @@ class PluginStatus:
 
 @dataclass
 class PullResult:
-    """What a pull registered, or found already registered."""
+    """The store version a pull registered, or found already registered."""
 
     name: str
     version: str
@@ -132,8 +132,8 @@ def _copy_verified(folder: Path, staged: Path, hashes: dict[str, str], label: st
 def pull_entry(target: str, *, name: str | None = None) -> PullResult:
     """Pull ``namespace/repo[@revision]`` or a folder remote into the store as a new version of ``name``.
 
-    Nothing is written before the file names are checked; nothing is registered before every
-    file matches the remote's hashes and every weights file the card's sha256.
+    Nothing is written before the file names are checked. Nothing is registered before every
+    file matches the remote's hashes and every weights file matches the card's sha256.
     """
     remote = parse_remote(target)
     entry_name = store_name(remote, name)
@@ -151,7 +151,7 @@ def pull_entry(target: str, *, name: str | None = None) -> PullResult:
 
         for file in selection.wanted:
             if file.name.endswith(WEIGHTS_SUFFIX):
-                check_safetensors(folder / file.name)  # says what a bad file contains before any hash mismatch
+                check_safetensors(folder / file.name)  # reports what a bad file contains before any hash mismatch
         hashes = {f.name: verify_remote_file(f, folder / f.name, label) for f in selection.wanted}
         zoo = _check_entry(folder, selection.wanted, label)
 

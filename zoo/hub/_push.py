@@ -17,7 +17,7 @@ from ._remote import HUB, parse_remote
 
 @dataclass(frozen=True)
 class PushResult:
-    """Where an entry went and the commit that holds it."""
+    """The remote an entry was uploaded to, and the commit that contains it."""
 
     entry: str
     remote: str
@@ -31,7 +31,7 @@ def entry_files(folder: Path) -> dict[str, Path]:
     """Return the files of an entry folder to share, by ``/``-separated name.
 
     Hidden files and folders (the store's pull record, temporary files) stay local.
-    Pickle files are refused: zoo shares weights only as safetensors.
+    Pickle files raise an error: zoo shares weights only as safetensors.
     """
     files = {}
     for path in sorted(folder.rglob("*")):

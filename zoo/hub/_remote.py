@@ -1,4 +1,4 @@
-"""Where an entry is pushed to or pulled from: a Hub repo or a folder on a disk."""
+"""Remotes for push and pull: Hub repos and folders on a disk."""
 
 from __future__ import annotations
 
