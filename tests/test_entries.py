@@ -63,10 +63,11 @@ def test_search_order_project_plugin_store(zoo_env, plugin_factory, tmp_path):
     assert f"hides shared from store: {zoo_env['home'] / 'entries' / 'shared' / 'v1'}" in info.stdout
 
 
-def test_resolve_unknown_entry_suggests(zoo_env):
+def test_resolve_unknown_entry_suggests(zoo_env, monkeypatch):
+    monkeypatch.setenv("ZOO_DISABLE_PLUGIN_AUTOLOAD", "1")  # no shipped entries to suggest
     make_entry(zoo_env["project"] / "cards" / "char-gpt-mini")
     with pytest.raises(EntryNotFoundError) as caught:
-        resolve_entry(get_registry(), "char-gpt-mni")
+        resolve_entry(get_registry(refresh=True), "char-gpt-mni")
     assert str(caught.value) == "no entry named 'char-gpt-mni'. Did you mean 'char-gpt-mini'? Run 'zoo list' to see the entries."
 
 
