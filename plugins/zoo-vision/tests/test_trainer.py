@@ -146,7 +146,8 @@ def test_trainer_report_writes_confusion_png(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["confusion_matrix.png"]
     with Image.open(tmp_path / "confusion_matrix.png") as image:
         assert image.format == "PNG"
-        assert image.width > 200 and image.height > 200
+        assert image.width > 200
+        assert image.height > 200
 
 
 def test_trainer_report_many_classes(tmp_path):

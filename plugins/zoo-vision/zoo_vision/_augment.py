@@ -32,7 +32,7 @@ def build_augment(horizontal_flip: bool = False, crop_padding: int = 0, rotation
 
 def _torchvision_augment(horizontal_flip: bool, crop_padding: int, rotation_degrees: float) -> Augment:
     # NOTE: torchvision is not installed in zoo's development environment, so the tests exercise only
-    # the plain tensor path below; this path follows the documented torchvision.transforms.v2 API.
+    # the plain tensor path below. This path follows the documented torchvision.transforms.v2 API.
     from torchvision.transforms import v2
 
     steps = []

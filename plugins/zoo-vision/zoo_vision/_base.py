@@ -1,4 +1,4 @@
-"""What the digits and image-folder datasets share: the split, the item tensors and the artifacts."""
+"""Shared base of the digits and image-folder datasets: the split, the item tensors and the artifacts."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ SPLITS = ("train", "val", "test")
 def stratified_split(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
     """Return sorted example indices of each split, taking the fractions from every class separately.
 
-    Each class is shuffled with ``seed``; its first ``round(n * test_fraction)``
+    Each class is shuffled with ``seed``. Its first ``round(n * test_fraction)``
     examples go to test, the next ``round(n * val_fraction)`` to val and the
     rest to train, so the split depends only on the labels and the seed.
     """

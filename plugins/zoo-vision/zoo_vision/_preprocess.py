@@ -30,7 +30,7 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError
 
 @dataclass
 class Preprocessing:
-    """How a dataset turns an image file into a model input; what ``zoo predict`` needs besides the weights."""
+    """Preprocessing record of an image dataset: the steps from image file to model input, saved for ``zoo predict``."""
 
     class_names: list[str]
     in_channels: int

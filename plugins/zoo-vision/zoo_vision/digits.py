@@ -16,8 +16,8 @@ from .options import DigitsOptions
 CLASS_NAMES = [str(digit) for digit in range(10)]
 IMAGE_SIZE = 8
 # Pixel values in scikit-learn's copy count inked pixels in 4x4 blocks of a 32x32 bitmap, so they run
-# from 0 (background) to 16 (all ink); an image file read for prediction is shrunk with a box filter,
-# which averages blocks the same way, and bright pixels are ink.
+# from 0 (background) to 16 (all ink). An image file read for prediction is shrunk with a box filter,
+# which averages blocks the same way. Bright pixels are ink, as in the training data.
 MAX_VALUE = 16
 
 

@@ -1,10 +1,10 @@
 """Recipe options of the zoo-vision components.
 
-This module must not import torch: ``zoo validate`` and ``zoo list`` read
-these classes without building anything. Checks that involve more than one
-field run in ``__post_init__`` and raise ``ValidationError`` with the recipe
-field at fault; checks that need the dataset (image size against the number
-of pooling blocks) run when the model is built.
+This module must not import torch, because ``zoo validate`` and ``zoo list``
+read these classes without building anything. Checks that involve more than
+one field run in ``__post_init__`` and raise ``ValidationError`` naming the
+recipe field at fault. Checks that need the dataset (the image size against
+the number of pooling blocks) run when the model is built.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ NORMS = ("batch", "group", "none")
 POOLINGS = ("max", "avg", "none")
 RESIZE_MODES = ("stretch", "center-crop")
 
-# Problems found here have no file and line yet, because the options object
-# only sees values; the field path still tells the user what to change.
+# Problems found here carry no file and line, because the options object
+# receives only values. The field path still names what to change.
 _WHERE = "recipe"
 
 
