@@ -76,7 +76,7 @@ def random_padded_crop(image: torch.Tensor, padding: int) -> torch.Tensor:
     """Pad (C, H, W) with ``padding`` zeros on every side and return a random crop of size (H, W)."""
     _, height, width = image.shape
     padded = F.pad(image, (padding, padding, padding, padding))
-    top, left = (int(v) for v in torch.randint(0, 2 * padding + 1, (2,)))
+    top, left = torch.randint(0, 2 * padding + 1, (2,)).tolist()
     return padded[:, top:top + height, left:left + width]
 
 

@@ -37,7 +37,12 @@ def stratified_split(labels: np.ndarray, val_fraction: float, test_fraction: flo
 
 
 class ImageSplit(torch.utils.data.Dataset):
-    """One split as ``(image, label)`` items: a normalized float (C, H, W) tensor and an int64 scalar."""
+    """One split as ``(image, label)`` items: a normalized float (C, H, W) tensor and an int64 scalar.
+
+    The runner fetches items one at a time, and per-item work adds up on small
+    images. So without augmentation every image is normalized once, up front,
+    and with it the pixels are scaled to [0, 1] once.
+    """
 
     def __init__(self, pixels: torch.Tensor, labels: torch.Tensor, scale: float, preprocessing: Preprocessing,
                  augment: Augment | None = None):
@@ -46,15 +51,16 @@ class ImageSplit(torch.utils.data.Dataset):
         self.scale = scale
         self.preprocessing = preprocessing
         self.augment = augment
+        scaled = pixels.float() / scale
+        self._images = preprocessing.normalize(scaled) if augment is None else scaled
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = self.pixels[index].float() / self.scale  # values in [0, 1]
-        if self.augment is not None:
-            image = self.augment(image)
-        return self.preprocessing.normalize(image), self.labels[index]
+        if self.augment is None:
+            return self._images[index], self.labels[index]
+        return self.preprocessing.normalize(self.augment(self._images[index])), self.labels[index]
 
 
 @dataclass
@@ -97,7 +103,7 @@ class ImageClassificationData:
         raise NotImplementedError
 
     def _preprocessing_without_statistics(self) -> Preprocessing:
-        """Return the preprocessing with ``mean`` and ``std`` from the options, or None where they are computed."""
+        """Return the preprocessing with ``mean`` and ``std`` from the options, each None when the training split sets it."""
         raise NotImplementedError
 
     # The Dataset protocol.

@@ -7,6 +7,7 @@ the same way in both. The record is saved as JSON beside the weights.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -44,9 +45,8 @@ class Preprocessing:
     """Per-channel statistics applied after scaling pixels to [0, 1]; None only until a dataset computes them."""
 
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Return ``(pixels - mean) / std`` for a float tensor of shape (C, H, W) with values in [0, 1]."""
-        mean = torch.tensor(self.mean, dtype=torch.float32).view(-1, 1, 1)
-        std = torch.tensor(self.std, dtype=torch.float32).view(-1, 1, 1)
+        """Return ``(pixels - mean) / std`` for float pixels (..., C, H, W) with values in [0, 1]."""
+        mean, std = _statistics_tensors(tuple(self.mean), tuple(self.std))
         return (pixels - mean) / std
 
     def load_image(self, path: str | Path) -> torch.Tensor:
@@ -79,6 +79,12 @@ class Preprocessing:
             raise DataError(f"{path} is malformed: expected the keys {sorted(expected)}, found {found}; "
                             f"train the entry again to rewrite it")
         return cls(**data)
+
+
+@functools.lru_cache(maxsize=16)
+def _statistics_tensors(mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return mean and std as (C, 1, 1) tensors; cached because normalization runs once per training item."""
+    return torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1), torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
 
 
 def read_bytes(path: str | Path) -> bytes:
