@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from zoo_testing import run_zoo
 
@@ -47,14 +46,9 @@ def sha256(data: bytes) -> str:
 
 
 def weights_bytes(seed: int = 0) -> bytes:
-    """Return a real safetensors file with two small tensors."""
+    """Return the bytes of a real safetensors file with two small tensors."""
     generator = torch.Generator().manual_seed(seed)
-    tensors = {"w": torch.randn(3, 3, generator=generator), "b": torch.zeros(3)}
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"zoo-weights-{os.getpid()}-{seed}.safetensors"
-    save_file(tensors, str(path))
-    data = path.read_bytes()
-    path.unlink()
-    return data
+    return save({"w": torch.randn(3, 3, generator=generator), "b": torch.zeros(3)})
 
 
 def card_text(weights: bytes | str, plugins: dict[str, str] | None = None) -> str:

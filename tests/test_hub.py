@@ -98,6 +98,11 @@ def test_round_trip_train_push_pull_eval(zoo_env, tmp_path, hub):
     assert evaluated["metrics"] == expected
     assert evaluated["check_failed"] == []
 
+    # The pulled entry travels on unchanged; its pull record stays on the machine that pulled it.
+    forwarded = _json(zoo_on(second, "push", "tiny-share", "other/tiny-share", "--json", HF_TOKEN=TOKEN))
+    assert forwarded["files"] == sorted(local)
+    assert {name: f.data for name, f in hub.files("other/tiny-share").items() if name != ".gitattributes"} == local
+
 
 def test_push_creates_repo_and_replaces_files(first, hub):
     (first["entry"] / "notes.txt").write_text("first push\n")
@@ -258,6 +263,8 @@ def test_pull_new_commit_adds_version(first, hub, tmp_path):
 
 @pytest.mark.parametrize("target, message", [
     ("team/model@", "'team/model@' ends with '@' but names no revision; add a branch, tag or commit after '@'"),
+    ("team/model@..", "'..' is not a valid revision; use a branch, tag or commit id without '..' parts, a leading "
+                      "'/', backslashes or control characters"),
     ("just-a-name", "'just-a-name' is not a repo id or folder; use namespace/repo for a Hub repo"),
     ("a/b/c", "'a/b/c' is not a repo id or folder; use namespace/repo"),
     ("team/bad--name", "'team/bad--name' is not a valid Hub repo id: Cannot have -- or .. in repo_id"),

@@ -71,7 +71,7 @@ def test_pickle_files_are_ignored_with_warning(box, hub, tmp_path):
     _serve(hub, "team/mixed", files)
     result = zoo_on(box, "pull", "team/mixed", "--json")
     assert result.returncode == 0, result.stderr
-    assert ("WARNING: ignoring pickle files of team/mixed@" in result.stderr)
+    assert "warning: ignoring pickle files of team/mixed@" in result.stderr
     assert ": optimizer.pt, pytorch_model.bin (zoo loads weights only from safetensors)" in result.stderr
     report = json.loads(result.stdout)
     assert report["ignored"] == ["optimizer.pt", "pytorch_model.bin"]

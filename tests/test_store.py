@@ -121,6 +121,12 @@ def test_rm_errors(zoo_env):
     with pytest.raises(EntryNotFoundError):
         store.remove("nothing")
 
+    outside = _zoo(zoo_env, "rm", "../entries/model", "--yes")
+    assert outside.returncode == 1
+    assert ("error: 1 problem found: command line: entry: '../entries/model' is not a store entry name; pass the "
+            "name that 'zoo list' shows, e.g. char-gpt or char-gpt@v2") in flat(outside.stderr)
+    assert store_versions("model") == ["v1"]
+
 
 PUBLISHER = textwrap.dedent("""
     import sys, time

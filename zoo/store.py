@@ -33,10 +33,15 @@ def check_entry_name(name: str, source: str = "entry name") -> None:
                                                     f"'_' and '-', starting with a letter or digit (at most 96)")])
 
 
-def staging_dir(name: str) -> Path:
-    """Create and return an empty temporary folder on the store's file system for a new version of ``name``."""
+def _check_folder_name(name: str) -> None:
+    # Looser than check_entry_name: card folder names become store names as they are.
     if not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
         raise ValueError(f"{name!r} cannot name a store folder")
+
+
+def staging_dir(name: str) -> Path:
+    """Create and return an empty temporary folder on the store's file system for a new version of ``name``."""
+    _check_folder_name(name)
     parent = store_entries_dir() / name
     parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=parent))
@@ -75,6 +80,7 @@ def remove(name: str, version: str | None = None) -> list[str]:
 
     Each version is first renamed to a hidden name, so readers see it complete or not at all.
     """
+    _check_folder_name(name)
     parent = store_entries_dir() / name
     versions = store_versions(name)
     if version is not None and version not in versions:

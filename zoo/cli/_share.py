@@ -7,10 +7,16 @@ import sys
 
 import typer
 
-from zoo_registry import EntryNotFoundError, get_registry, resolve_entry, store_entries_dir, store_versions
+from zoo_registry import (EntryNotFoundError, Problem, ValidationError, get_registry, resolve_entry, store_entries_dir,
+                          store_versions)
 
 from ._app import app
 from ._output import console, print_json, print_table
+
+
+class _LevelFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
 def _setup_logging() -> None:
@@ -18,7 +24,7 @@ def _setup_logging() -> None:
     logger = logging.getLogger("zoo")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.setFormatter(_LevelFormatter())
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
@@ -142,6 +148,9 @@ def rm_command(
     from .. import store
 
     base, at, version = name.partition("@")
+    if not base or base.startswith(".") or "/" in base or "\\" in base:
+        raise ValidationError([Problem("command line", "entry", f"{name!r} is not a store entry name; pass the name "
+                                                                f"that 'zoo list' shows, e.g. char-gpt or char-gpt@v2")])
     versions = store_versions(base)
     if at and version not in versions:
         raise EntryNotFoundError(f"entry {base!r} has no store version {version!r}; versions in "

@@ -7,8 +7,10 @@ Authentication is whatever ``huggingface_hub`` finds: ``HF_TOKEN`` or the token 
 from __future__ import annotations
 
 import glob
+import re
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from huggingface_hub import (CommitOperationAdd, CommitOperationDelete, HfApi, get_cached_repo_tree,
                              snapshot_download, try_to_load_from_cache)
@@ -30,6 +32,7 @@ except ImportError:  # pragma: no cover - older clients raise OSError subclasses
     TransportError = OSError  # type: ignore[misc,assignment]
 
 _DEFAULT_REVISION = "main"
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 _KEEP_ON_PUSH = (".gitattributes",)
 
 
@@ -39,7 +42,11 @@ def offline_mode() -> bool:
 
 
 def _endpoint() -> str:
-    return hub_constants.ENDPOINT
+    """Return the Hub URL without any user name or password that HF_ENDPOINT may carry."""
+    url = urlsplit(hub_constants.ENDPOINT)
+    host = url.hostname or ""
+    netloc = f"{host}:{url.port}" if url.port else host
+    return urlunsplit((url.scheme, netloc, url.path, url.query, url.fragment))
 
 
 def _hub_error(error: Exception, repo_id: str, action: str) -> ZooError:
@@ -92,6 +99,9 @@ class HubSource:
             return self._list_cached()
         try:
             info = self.api.repo_info(self.repo_id, revision=self.revision)
+            if not _COMMIT.fullmatch(info.sha or ""):
+                raise ZooError(f"the Hub at {_endpoint()} returned {info.sha!r} as the commit of {self.repo_id}, "
+                               f"which is not a commit id; check HF_ENDPOINT")
             self.commit = info.sha
             tree = list(self.api.list_repo_tree(self.repo_id, revision=self.commit, recursive=True))
         except (HfHubHTTPError, TransportError) as error:

@@ -12,7 +12,7 @@ from .. import __version__
 from ..weights import WEIGHTS_SUFFIX, check_entry_weights, is_pickle_file
 from ._folder import push_to_folder
 from ._hub import push_to_hub
-from ._remote import HUB, parse_remote
+from ._remote import HUB, check_revision, parse_remote
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,8 @@ def check_entry_folder(folder: Path, label: str) -> dict[str, Path]:
 def push_entry(entry: Entry, target: str, *, revision: str | None = None, private: bool = False) -> PushResult:
     """Upload ``entry`` to a Hub repo (``namespace/repo``) or a folder remote; return the commit."""
     remote = parse_remote(target, allow_revision=False)
+    if revision is not None:
+        check_revision(revision, "--revision")
     files = check_entry_folder(entry.path, entry.label)
     if remote.kind == HUB:
         message = f"Upload {entry.label} with zoo {__version__}"

@@ -13,6 +13,7 @@ from huggingface_hub.utils import validate_repo_id
 from zoo_registry import Problem, ValidationError
 
 from ..store import check_entry_name
+from ._files import name_problem
 
 HUB = "hub"
 FOLDER = "folder"
@@ -51,6 +52,7 @@ def parse_remote(text: str, *, allow_revision: bool = True) -> Remote:
             raise _problem(text, "ends with '@' but names no revision; add a branch, tag or commit after '@'")
         if not allow_revision:
             raise _problem(text, "carries a revision; pass the branch with --revision instead")
+        check_revision(tail, "remote")
         base, revision = head, tail
 
     if base.startswith("file://"):
@@ -69,6 +71,18 @@ def parse_remote(text: str, *, allow_revision: bool = True) -> Remote:
     except HFValidationError as error:
         raise _problem(text, f"is not a valid Hub repo id: {error}") from None
     return Remote(HUB, base, revision)
+
+
+def check_revision(revision: str, field: str) -> None:
+    """Raise ``ValidationError`` for a revision that cannot name a branch, tag or commit.
+
+    The revision becomes a path in the Hugging Face cache (``refs/<revision>``), so it gets
+    the same checks as a remote file name.
+    """
+    if name_problem(revision) is not None:
+        raise ValidationError([Problem("command line", field, f"{revision!r} is not a valid revision; use a branch, "
+                                                              f"tag or commit id without '..' parts, a leading '/', "
+                                                              f"backslashes or control characters")])
 
 
 def store_name(remote: Remote, name: str | None) -> str:
