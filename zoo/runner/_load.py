@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,9 +11,11 @@ import torch
 
 from zoo_registry import CARD_FILE, WEIGHTS_FILE, Entry, Recipe, WeightsError, get_registry, load_recipe
 
-from ..weights import load_weights
+from ..weights import check_entry_weights, load_weights
 from ._build import block_size_of, build_dataset, build_model, build_trainer, load_target
 from ._publish import CONFIG_FILE
+
+logger = logging.getLogger("zoo")
 
 
 @dataclass
@@ -55,10 +58,16 @@ def load_entry(entry: Entry) -> LoadedEntry:
     # channels, factorized layers); each step rebuilds that structure before loading.
     for step in recipe.compress:
         model = load_target(step)(step.options).restore(model, info)
-    expected = (entry.zoo.get("weights") or {}).get(WEIGHTS_FILE)
     if entry.card is None:
         raise WeightsError(f"{entry.path / CARD_FILE} is missing or invalid: {entry.card_error}")
-    load_weights(model, entry.path / WEIGHTS_FILE, expected)
+    hashes = entry.zoo.get("weights") or {}
+    if hashes:
+        # Every weights file of the entry, not only the one loaded, must match the card.
+        check_entry_weights(entry.path, hashes)
+    else:
+        logger.warning("the card of %s records no weights sha256 (zoo.weights); %s is loaded unverified",
+                       entry.label, WEIGHTS_FILE)
+    load_weights(model, entry.path / WEIGHTS_FILE, hashes.get(WEIGHTS_FILE))
     model.eval()
     return LoadedEntry(entry=entry, recipe=recipe, dataset=dataset, info=info, model=model,
                        trainer=build_trainer(recipe, info))
