@@ -1,4 +1,4 @@
-"""What a compressor gets to work with: the entry's data, trainer and runner, and teacher entries."""
+"""The context of a compressor: the entry's data, trainer and runner, and teacher entries."""
 
 from __future__ import annotations
 

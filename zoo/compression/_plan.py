@@ -1,4 +1,4 @@
-"""What ``zoo compress`` will do: parse the command's steps, build and validate the new entry's recipe.
+"""The plan of ``zoo compress``: parse the command's steps, then build and validate the new entry's recipe.
 
 A compressed entry's recipe is its base's recipe plus ``base: <entry>`` and the
 ``compress`` list, so loading it rebuilds the base architecture and then each

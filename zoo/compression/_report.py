@@ -16,7 +16,7 @@ class Row:
     compressed: float | int | None
     unit: str = ""
     kind: str = "ratio"
-    """How the change is shown: ``ratio`` (compressed / base) or ``relative`` (percent change)."""
+    """Form of the change column: ``ratio`` (compressed / base) or ``relative`` (percent change)."""
 
     def change(self) -> str:
         if self.base is None or self.compressed is None or not self.base or any(

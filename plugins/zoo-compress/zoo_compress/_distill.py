@@ -19,6 +19,15 @@ from .options import DistillOptions
 __all__ = ["Distill", "soft_target_loss"]
 
 
+# Facts of the dataset's info that name the encoding, shown first when teacher and student differ.
+_ENCODING_KEYS = ("tokenizer", "vocab_size", "num_classes", "class_names")
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def soft_target_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
     """Return KL(teacher || student) of the temperature-softened distributions, times temperature squared.
 
@@ -54,9 +63,10 @@ class Distill:
             return
         name = self._teacher_name(context)
         teacher = context.load_teacher(name)
-        differing = [key for key in sorted(set(info) | set(teacher.info)) if info.get(key) != teacher.info.get(key)]
+        keys = sorted(set(info) | set(teacher.info), key=lambda key: (key not in _ENCODING_KEYS, key))
+        differing = [key for key in keys if info.get(key) != teacher.info.get(key)]
         if differing:
-            details = "; ".join(f"{key}: teacher {teacher.info.get(key)!r}, student {info.get(key)!r}"
+            details = "; ".join(f"{key}: teacher {_short(teacher.info.get(key))}, student {_short(info.get(key))}"
                                 for key in differing[:3])
             raise ZooError(f"distill teacher {name!r} encodes data differently from the student ({details}), so its "
                            f"outputs do not line up with the student's; use a teacher trained with the same data "
