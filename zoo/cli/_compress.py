@@ -29,8 +29,8 @@ def compress_command(
     store with its base and steps in the card, beside a table of file size,
     weights, quality, CPU latency, throughput and generation speed.
 
-    Compressors: int8-dynamic, prune, distill, low-rank, half
-    ('zoo plugins' lists their options).
+    Compressors of the zoo-compress plugin: int8-dynamic, prune, distill,
+    low-rank, half; plugins/zoo-compress/README.md lists their options.
 
     Examples:
 
