@@ -135,7 +135,8 @@ class DigitsOptions:
 class ImageFolderOptions:
     """Images in one sub-folder per class, read with Pillow, resized and normalized."""
 
-    root: str = option(help="Folder with one sub-folder of images per class; the sub-folder names are the class names.")
+    root: str = option(help="Folder with one sub-folder of images per class, named after the class; a relative "
+                            "path is resolved against the current folder.")
     image_size: int = option(32, help="Height and width, in pixels, that every image is resized to.", min=1)
     channels: int = option(3, help="1 reads images as grayscale, 3 as RGB.", choices=(1, 3))
     resize: str = option("stretch", help="stretch resizes to a square ignoring the aspect ratio; center-crop resizes "
