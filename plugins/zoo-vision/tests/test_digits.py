@@ -91,7 +91,7 @@ def test_digits_without_test_split():
     with pytest.raises(DataError) as error:
         dataset.split("test")
     assert str(error.value) == ("split 'test' does not exist; this dataset has train, val; set data.test_fraction "
-                                "above 0 to hold out a test split")
+                                "above 0 (and high enough for the class sizes) to hold out a test split")
 
 
 def test_digits_fingerprint_hashes_arrays(digits, digits_bunch):

@@ -207,15 +207,26 @@ def test_image_folder_artifacts_mismatch_error(digit_folder, tmp_path):
                                 "images are preprocessed as in training")
 
 
+def test_image_folder_too_small_for_val_split(digit_folder):
+    # 12 images per class: round(12 * 0.04) == 0, so no class gives an image to validation.
+    dataset = _dataset(digit_folder, image_size=8, channels=1, val_fraction=0.04)
+    assert dataset.splits() == ["train", "test"]
+    with pytest.raises(DataError) as error:
+        dataset.split("val")
+    assert str(error.value) == ("split 'val' does not exist; this dataset has train, test; every class is too small "
+                                "for data.val_fraction to hold out an image, so raise it or add images")
+
+
 def test_image_folder_artifacts_other_classes_error(digit_folder, tmp_path):
     _dataset(digit_folder, image_size=8, channels=1).save_artifacts(tmp_path)
     (digit_folder / "2").rename(digit_folder / "9")
     restored = ImageFolderDataset(ImageFolderOptions(root=str(digit_folder), image_size=8, channels=1),
                                   artifacts=tmp_path)
-    with pytest.raises(DataError) as error:
-        restored.split("val")
-    assert str(error.value) == ("the data has the classes ['0', '1', '9'] but the entry was trained on "
-                                "['0', '1', '2']; point the recipe at the data it was trained on")
+    for _ in range(2):  # a second call must fail the same way, not reuse the rejected data
+        with pytest.raises(DataError) as error:
+            restored.split("val")
+        assert str(error.value) == ("the data has the classes ['0', '1', '9'] but the entry was trained on "
+                                    "['0', '1', '2']; point the recipe at the data it was trained on")
 
 
 def test_image_folder_augmentations_apply_to_train_only(digit_folder):

@@ -15,6 +15,10 @@ from ._augment import Augment
 from ._preprocess import Preprocessing
 
 SPLITS = ("train", "val", "test")
+_EMPTY_SPLIT_HINTS = {
+    "val": "; every class is too small for data.val_fraction to hold out an image, so raise it or add images",
+    "test": "; set data.test_fraction above 0 (and high enough for the class sizes) to hold out a test split",
+}
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
@@ -129,7 +133,7 @@ class ImageClassificationData:
             available = self.splits()
             if name not in available:
                 raise DataError(f"split {name!r} does not exist; this dataset has {', '.join(available)}"
-                                + ("; set data.test_fraction above 0 to hold out a test split" if name == "test" else ""))
+                                + _EMPTY_SPLIT_HINTS.get(name, ""))
             loaded = self._load_once()
             index = torch.from_numpy(self._split_indices()[name])
             augment = self.augment if name == "train" else None
@@ -176,10 +180,11 @@ class ImageClassificationData:
 
     def _load_once(self) -> LoadedImages:
         if self._loaded is None:
-            self._loaded = self._load()
+            loaded = self._load()
             if self._stored is not None and self._class_names() != self._stored.class_names:
                 raise DataError(f"the data has the classes {self._class_names()} but the entry was trained on "
                                 f"{self._stored.class_names}; point the recipe at the data it was trained on")
+            self._loaded = loaded
         return self._loaded
 
     def _split_indices(self) -> dict[str, np.ndarray]:
