@@ -109,3 +109,20 @@ def test_recipe_image_folder_needs_root(tmp_path):
         load_recipe(recipe, get_registry(refresh=True))
     assert str(error.value) == (f"1 problem found:\n  {recipe}:2: data.root: required option is missing; add "
                                 f"'root:' to the data section")
+
+
+def test_components_follow_protocols(tmp_path):
+    from zoo_registry import Architecture, Dataset, Trainer
+    from zoo_vision.classification import ImageClassificationTrainer
+    from zoo_vision.cnn import build_cnn
+    from zoo_vision.digits import DigitsDataset
+    from zoo_vision.image_folder import ImageFolderDataset
+    from zoo_vision.options import ClassificationOptions, DigitsOptions, ImageFolderOptions
+    from zoo_vision.resnet import build_resnet
+
+    assert isinstance(build_cnn, Architecture)
+    assert isinstance(build_resnet, Architecture)
+    digits = DigitsDataset(DigitsOptions())
+    assert isinstance(digits, Dataset)
+    assert isinstance(ImageFolderDataset(ImageFolderOptions(root=str(tmp_path))), Dataset)
+    assert isinstance(ImageClassificationTrainer(ClassificationOptions(), digits.info()), Trainer)
