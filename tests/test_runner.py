@@ -197,7 +197,8 @@ def test_resume_errors(tiny_entry):
 def test_two_process_launch(tiny_entry):
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     run_dir = tiny_entry["project"] / "run-ddp"
-    env = dict(os.environ, COLUMNS="200")
+    # One thread per process: two processes with two threads each on a 2-core machine spin-wait.
+    env = dict(os.environ, COLUMNS="200", OMP_NUM_THREADS="1")
     result = subprocess.run(
         [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
          "--dynamo_backend", "no", "--main_process_port", "29517", "-m", "zoo", "train", "tiny-gpt",

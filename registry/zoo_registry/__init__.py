@@ -12,7 +12,7 @@ from ._errors import (ComponentConflictError, DataError, EntryNotFoundError, Mis
                       Problem, UnknownComponentError, ValidationError, WeightsError, ZooError, close_matches)
 from ._hookspecs import hookimpl, hookspec
 from ._plugins import DISABLE_AUTOLOAD_ENV, ENTRY_POINT_GROUP, PLUGINS_ENV, PluginInfo, Registry, Resolved, get_registry
-from ._protocols import Architecture, Dataset, Trainer
+from ._protocols import Architecture, Compressor, Dataset, Trainer
 from ._recipe import OVERRIDE_SOURCE, Recipe, Section, apply_overrides, load_recipe, validate
 from ._runner_config import RunnerConfig
 from ._schema import describe, option
@@ -21,7 +21,7 @@ from ._yaml import parse_yaml
 __version__ = "0.1.0"
 
 __all__ = [
-    "Architecture", "CARD_FILE", "Dataset", "Trainer", "DISABLE_AUTOLOAD_ENV", "ENTRY_POINT_GROUP", "KINDS", "LIBRARY_NAME", "OVERRIDE_SOURCE",
+    "Architecture", "CARD_FILE", "Compressor", "Dataset", "Trainer", "DISABLE_AUTOLOAD_ENV", "ENTRY_POINT_GROUP", "KINDS", "LIBRARY_NAME", "OVERRIDE_SOURCE",
     "PLUGINS_ENV", "RECIPE_FILE", "WEIGHTS_FILE", "ZOO_KEY",
     "ComponentConflictError", "ComponentSpec", "DataError", "Entry", "EntryNotFoundError", "MissingPluginError",
     "PluginError", "PluginInfo", "Problem", "Recipe", "Registry", "Resolved", "RunnerConfig", "Section",

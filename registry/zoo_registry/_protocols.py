@@ -78,3 +78,22 @@ class Trainer(Protocol):
 
     def report(self, sums: dict[str, "torch.Tensor"], folder: Path) -> dict[str, str]:
         """Write plots or tables for a card into ``folder``; return {title: file name}."""
+
+
+@runtime_checkable
+class Compressor(Protocol):
+    """A compressor's ``target`` is a class called as ``Compressor(options)``.
+
+    ``check`` runs for every step before any step does work, so a bad step
+    fails fast. ``restore`` rebuilds the compressed module structure on a
+    freshly built model, so the stored state dict loads strictly.
+    """
+
+    def check(self, model: Any, info: dict[str, Any], context: Any = None) -> None:
+        """Raise a ``ZooError`` when this step cannot apply to ``model``."""
+
+    def apply(self, model: Any, context: Any) -> Any:
+        """Return the compressed model; ``context`` runs fine-tuning or distillation through the runner."""
+
+    def restore(self, model: Any, info: dict[str, Any]) -> Any:
+        """Return ``model`` with the compressed structure that the saved weights have."""
