@@ -90,8 +90,12 @@ def evaluate_entry(entry: Entry) -> dict[str, float]:
     """Load a stored entry and compute its metrics on the validation (and test) split."""
     from accelerate import Accelerator
 
+    import torch
+
     loaded = load_entry(entry)
-    accelerator = Accelerator()
+    # PyTorch's dynamic int8 kernels run on the CPU only, so int8 entries are evaluated there.
+    tensors = [*loaded.model.parameters(), *loaded.model.buffers()]
+    accelerator = Accelerator(cpu=any(t.dtype == torch.int8 for t in tensors))
     model = loaded.model.to(accelerator.device)
     block_size = block_size_of(loaded.recipe)
     metrics: dict[str, float] = {}
