@@ -11,7 +11,11 @@ The peer is scikit-learn's RBF-kernel SVC, fitted on the same training split
 (normalized the same way) and scored on the same 359 test images, timed in the
 same run.
 
-    ./dev python benchmarks/vision_digits.py [--entries digits-cnn digits-resnet] [--seeds 1337 1 2]
+On a machine shared with other jobs, torch's default of one thread per core
+made these small models many times slower than one thread in our runs;
+``--threads 1`` shows the difference.
+
+    ./dev python benchmarks/vision_digits.py [--entries digits-cnn digits-resnet] [--seeds 1337 1 2] [--threads 1]
 """
 
 from __future__ import annotations
@@ -33,11 +37,13 @@ from zoo_vision.digits import DigitsDataset
 from zoo_vision.options import DigitsOptions
 
 
-def train_entry(entry: str, seed: int | None) -> dict:
+def train_entry(entry: str, seed: int | None, threads: int | None) -> dict:
     """Run ``zoo train`` with an empty store; return wall time and the published card's numbers."""
     with tempfile.TemporaryDirectory() as home:
         overrides = [f"train.seed={seed}"] if seed is not None else []
         environment = {**os.environ, "ZOO_HOME": home}
+        if threads is not None:
+            environment["OMP_NUM_THREADS"] = str(threads)
         start = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "zoo", "train", entry, *overrides], env=environment,
                                 capture_output=True, text=True)
@@ -74,17 +80,19 @@ def main() -> None:
     parser.add_argument("--entries", nargs="+", default=["digits-cnn", "digits-resnet"])
     parser.add_argument("--seeds", nargs="+", type=int, default=None,
                         help="Values of train.seed; one run each. Default: the recipe's seed only.")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OMP_NUM_THREADS of the training processes. Default: torch's choice (one per core).")
     args = parser.parse_args()
     seeds = args.seeds or [None]
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"load average before: {os.getloadavg()[0]:.1f}")
+          f"threads {args.threads or 'default'}, load average before: {os.getloadavg()[0]:.1f}")
     print("| entry | seed | parameters | test accuracy | val accuracy | training (s) | wall of zoo train (s) |")
     print("|---|---|---|---|---|---|---|")
     results: dict[str, list[dict]] = {}
     for entry in args.entries:
         for seed in seeds:
-            run = train_entry(entry, seed)
+            run = train_entry(entry, seed, args.threads)
             results.setdefault(entry, []).append(run)
             print(f"| {entry} | {seed if seed is not None else 'recipe'} | {run['parameters']:,} | "
                   f"{run['test_accuracy']:.4f} | {run['val_accuracy']:.4f} | {run['training_s']:.1f} | "
