@@ -174,3 +174,25 @@ def test_bench_rejects_long_prompt(zoo):
     assert result.returncode == 1
     assert ("error: --prompt-tokens 40 is longer than the 32-token examples of the entry's data; use at most 32"
             in " ".join(result.stderr.split()))
+
+
+def without_data(zoo, tmp_path):
+    """Copy tiny-gpt and point its recipe at a text file that does not exist, as on a machine without the data."""
+    import yaml
+
+    folder = tmp_path / "no-data"
+    shutil.copytree(zoo.entry("tiny-gpt"), folder)
+    recipe = yaml.safe_load((folder / "recipe.yaml").read_text())
+    recipe["data"] = {"dataset": "text", "path": str(tmp_path / "missing.txt"), "tokenizer": "char"}
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    return folder
+
+
+def test_bench_random_inputs_without_data(zoo, tmp_path):
+    folder = without_data(zoo, tmp_path)
+    result = zoo.zoo("bench", str(folder), "--variants", "eager", "--batch-size", "2", *QUICK)
+    assert result.returncode == 0, result.stderr
+    notice = " ".join(result.stderr.split())
+    assert (f"notice: the inputs are random because the entry's data is not available: {tmp_path / 'missing.txt'} "
+            f"does not exist") in notice
+    assert "decode, batch 2 (tokens/s)" in result.stdout

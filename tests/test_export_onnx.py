@@ -85,3 +85,28 @@ def test_export_onnx_needs_existing_folder(zoo, tmp_path):
     assert result.returncode == 1
     assert (f"error: the folder {path.parent} does not exist; create it first or choose another --output"
             in " ".join(result.stderr.split()))
+
+
+def test_export_onnx_without_data(zoo, tmp_path):
+    import shutil
+
+    import yaml
+
+    folder = tmp_path / "no-data"
+    shutil.copytree(zoo.entry("tiny-gpt"), folder)
+    recipe = yaml.safe_load((folder / "recipe.yaml").read_text())
+    recipe["data"] = {"dataset": "text", "path": str(tmp_path / "missing.txt"), "tokenizer": "char"}
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+
+    path = tmp_path / "gpt.onnx"
+    result = zoo.zoo("export", str(folder), "--format", "onnx", "--output", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["notes"] == [f"the inputs are random because the entry's data is not available: "
+                               f"{tmp_path / 'missing.txt'} does not exist (relative to {zoo.project}); set data.path "
+                               f"to a text file, a folder or a glob pattern"]
+    assert report["max_output_difference"] <= 1e-4
+    ids = torch.randint(0, 65, (2, 9), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = load(zoo.entry("tiny-gpt")).model(ids).numpy()
+    assert np.abs(run_onnx(path, ids) - expected).max() <= 1e-4

@@ -23,6 +23,7 @@ import torch
 from zoo_registry import Entry, ZooError
 
 from ..runner import load_entry
+from ._inputs import example_inputs
 from ._memory import peak_bytes, weight_count, weights_bytes
 from ._stats import Summary
 from ._variants import VARIANTS, Variant, build_variants, compile_failure
@@ -103,19 +104,6 @@ def _hardware(device: torch.device) -> str:
         capability = torch.backends.cpu.get_cpu_capability()
         return f"CPU {platform.machine()} ({capability}), {os.cpu_count()} cores"
     return device.type
-
-
-def _inputs(loaded, batch_size: int) -> tuple[torch.Tensor, int]:
-    """Return ``batch_size`` examples of the entry's own data and how many units (tokens, images) they contain."""
-    dataset = loaded.dataset
-    names = dataset.splits()
-    split_name = next((name for name in ("val", "test", "train") if name in names), None)
-    if split_name is None:
-        raise ZooError(f"the dataset of {loaded.entry.label} has no split to take inputs from")
-    split = dataset.split(split_name, loaded.block_size)
-    items = [split[index % len(split)] for index in range(batch_size)]
-    batch = dataset.collate(items)
-    return batch[0], int(loaded.trainer.count(batch))
 
 
 @contextmanager
@@ -203,15 +191,15 @@ def bench_entry(entry: Entry, settings: BenchSettings) -> BenchResult:
         torch.set_num_threads(settings.threads)
     loaded = load_entry(entry)
     model = loaded.model.to(device).eval()
-    inputs, units = _inputs(loaded, settings.batch_size)
-    inputs = inputs.to(device)
+    examples = example_inputs(loaded, settings.batch_size)
+    inputs, units = examples.inputs.to(device), examples.units
     language_model = callable(getattr(model, "generate", None)) and inputs.dtype == torch.long and inputs.dim() == 2
     prompt, new = _generation_lengths(settings, loaded.block_size, inputs.size(1)) if language_model else (None, None)
     unit = str(getattr(loaded.trainer, "unit", "examples"))
 
     variants = build_variants(model, loaded.info, list(settings.variants), device)
     results = {v.name: VariantResult(v.name, reason=v.reason) for v in variants}
-    notices: list[str] = []
+    notices = [examples.random_reason] if examples.random_reason else []
     probes = {v.name: _probes(v, inputs, settings.batch_size, prompt, new) for v in variants if v.model is not None}
     times: dict[str, dict[str, list[float]]] = {name: {probe: [] for probe in calls} for name, calls in probes.items()}
 

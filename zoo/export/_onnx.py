@@ -19,6 +19,7 @@ import torch
 
 from zoo_registry import Entry, MissingPluginError, ZooError
 
+from ..bench._inputs import example_inputs
 from ..runner import load_entry
 from ._output import staged_file
 
@@ -50,18 +51,6 @@ class _Forward(torch.nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.model(inputs)
-
-
-def _example_input(loaded) -> torch.Tensor:
-    """Return two examples of the entry's own validation (or test, or train) split, as the model takes them."""
-    dataset = loaded.dataset
-    names = dataset.splits()
-    split_name = next((name for name in ("val", "test", "train") if name in names), None)
-    if split_name is None:
-        raise ZooError(f"the dataset of {loaded.entry.label} has no split to take an example input from")
-    split = dataset.split(split_name, loaded.block_size)
-    batch = dataset.collate([split[index] for index in range(min(2, len(split)))])
-    return batch[0]
 
 
 def _dynamic_shapes(example: torch.Tensor, block_size: int | None) -> tuple[dict, list[int | str]]:
@@ -126,9 +115,10 @@ def export_onnx(entry: Entry, output: Path, *, force: bool = False, check: bool 
     _require_exporter()
     loaded = load_entry(entry)
     model = loaded.model.eval()
-    example = _example_input(loaded)
+    examples = example_inputs(loaded, 2)
+    example = examples.inputs
     dynamic_shapes, shape = _dynamic_shapes(example, loaded.block_size)
-    notes: list[str] = []
+    notes = [examples.random_reason] if examples.random_reason else []
     difference = None
     with staged_file(output, force) as staged:
         program = _export(model, example, dynamic_shapes, entry.label)
