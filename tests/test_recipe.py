@@ -21,7 +21,7 @@ def zoo_components():
 
 OPTIONS = """
 from dataclasses import dataclass
-from zoo_registry import option
+from zoo_registry import Problem, ValidationError, option
 
 @dataclass
 class ToyModel:
@@ -31,6 +31,10 @@ class ToyModel:
     bias: bool = option(True, help="Use biases.")
     widths: list[int] = option([8, 8], help="Widths.")
     name: str | None = option(None, help="Optional name.")
+
+    def __post_init__(self):
+        if self.n_layer > len(self.widths) + 8:
+            raise ValidationError([Problem("options", "model.n_layer", "is larger than the widths allow")])
 
 @dataclass
 class ToyData:
@@ -166,6 +170,11 @@ trian: {}
             "eval_batches", "final_eval_batches", "checkpoint_interval", "log_interval", "seed", "trackers"])),
         f"{path}:12: train.mixed_precision: 'fp8' is not allowed; use one of 'no', 'bf16', 'fp16'.",
     ]
+
+
+def test_recipe_cross_option_check_has_line(tmp_path, registry):
+    path = write(tmp_path, GOOD.replace("n_layer: 3", "n_layer: 11"))
+    assert problems_of(path, registry) == [f"{path}:4: model.n_layer: is larger than the widths allow"]
 
 
 def test_recipe_required_option_missing(tmp_path, registry):

@@ -200,6 +200,13 @@ def validate(doc: Document, registry: Registry, overridden: set[tuple] = frozens
                 instances.append(cls(**values))
             except TypeError:
                 instances.append(None)  # a required option is missing; already reported
+            except ValidationError as error:
+                # Checks across options run in the options class; give their problems this recipe's file and line.
+                instances.append(None)
+                for problem in error.problems:
+                    path = tuple(problem.field.split(".")) if problem.field else (name,)
+                    file, line = _file_of(doc, path, overridden)
+                    problems.append(Problem(file, problem.field or name, problem.message, line))
         if name == "train" and instances and isinstance(instances[-1], RunnerConfig):
             runner = instances.pop()
         sections[name] = Section(component, instances[0] if instances else None)
