@@ -101,7 +101,7 @@ def test_recipe_rnn_tied_sizes(tmp_path):
     path = write_recipe(tmp_path, architecture="lstm", model="  d_model: 64\n  d_embed: 32")
     with pytest.raises(ValidationError) as caught:
         load_recipe(path, get_registry(refresh=True))
-    assert str(caught.value.problems[0]).startswith("recipe: model.d_embed: is 32 but model.d_model is 64;")
+    assert str(caught.value.problems[0]).startswith(f"{path}:4: model.d_embed: is 32 but model.d_model is 64;")
 
 
 def test_recipe_rnn_null_embedding_size(tmp_path):

@@ -79,7 +79,7 @@ def test_recipe_unequal_kernel_sizes():
     with pytest.raises(ValidationError) as error:
         load_recipe(DIGITS_CNN, get_registry(refresh=True), ["model.kernel_sizes=[3, 3]"])
     assert str(error.value) == (
-        "1 problem found:\n  recipe: model.kernel_sizes: has 2 entries but channels has 3; give one kernel size "
+        "1 problem found:\n  command line: model.kernel_sizes: has 2 entries but channels has 3; give one kernel size "
         "per conv block, e.g. kernel_sizes: [3, 3, 3]")
 
 
