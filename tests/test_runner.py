@@ -80,7 +80,8 @@ def test_train_publishes_complete_entry(tiny_entry):
         "README.md", "char_vocab.json", "config.json", "loss_curve.png", "metrics.jsonl", "model.safetensors",
         "recipe.yaml"]
     card = (version / "README.md").read_text()
-    assert "val_loss" in card and "![Loss curve](loss_curve.png)" in card
+    assert "val_loss" in card
+    assert "![Loss curve](loss_curve.png)" in card
     assert "max_steps: 12" in (version / "recipe.yaml").read_text()
     config = json.loads((version / "config.json").read_text())
     assert config["architecture"] == "gpt"

@@ -1,4 +1,4 @@
-"""What the runner expects from the implementations that components name.
+"""Contracts between the runner and the implementations that components name.
 
 These protocols document the contract for plugin authors and type-check
 zoo's own calls. They mention torch types only in strings, so importing this
@@ -66,7 +66,7 @@ class Trainer(Protocol):
     """Name of the metric that decides the best model, e.g. ``loss``."""
     higher_is_better: bool
     unit: str
-    """What ``count`` counts, e.g. ``tokens`` or ``images``; used for throughput."""
+    """Unit that ``count`` counts, e.g. ``tokens`` or ``images``, used for throughput."""
 
     def loss(self, model: Any, batch: tuple) -> "torch.Tensor": ...  # noqa: F821
 

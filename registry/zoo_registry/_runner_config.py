@@ -9,7 +9,7 @@ from ._schema import option
 
 @dataclass
 class RunnerConfig:
-    """How the runner trains: steps, batches, optimizer, schedule, precision, checkpoints."""
+    """Runner options: steps, batches, optimizer, schedule, precision and checkpoints."""
 
     max_steps: int = option(1000, help="Number of optimizer steps to train for.", min=1)
     batch_size: int = option(32, help="Examples per process per micro-batch.", min=1)

@@ -18,7 +18,7 @@ from ._errors import Problem, ValidationError
 
 @dataclass(frozen=True)
 class Scalar:
-    """Where a value came from: its line and, for scalars, the text as written."""
+    """Origin of a value: its line and, for scalars, the text as written."""
 
     line: int
     text: str | None = None
