@@ -258,3 +258,72 @@ def test_progress_bar_on_terminal(tiny_entry):
     assert "5/5" in text
     assert "tokens/s" in text
     assert "step 5/5" not in text  # plain log lines are only for non-terminals
+
+
+def _generate_json(env, *args, **kwargs) -> list[dict]:
+    result = zoo(env, "generate", "tiny-gpt", *args, "--json", **kwargs)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["outputs"]
+
+
+def test_generate_batch_stop_and_stream(tiny_entry):
+    assert zoo(tiny_entry, "train", "tiny-gpt", "train.max_steps=12").returncode == 0
+
+    streamed = zoo(tiny_entry, "generate", "tiny-gpt", "ROMEO:", "-n", "25", "--seed", "3")
+    printed = zoo(tiny_entry, "generate", "tiny-gpt", "ROMEO:", "-n", "25", "--seed", "3", "--no-stream")
+    assert streamed.returncode == 0, streamed.stderr
+    assert streamed.stdout == printed.stdout
+    alone = _generate_json(tiny_entry, "ROMEO:", "-n", "25", "--seed", "3")
+    assert streamed.stdout == "ROMEO:" + alone[0]["text"] + "\n"
+
+    # Prompt i of a batch samples with seed + i, so ROMEO: (second, seed 2 + 1) matches its run alone.
+    batch = _generate_json(tiny_entry, "First Citizen:", "ROMEO:", "", "-n", "25", "--seed", "2")
+    assert [row["prompt"] for row in batch] == ["First Citizen:", "ROMEO:", ""]
+    assert batch[1]["text"] == alone[0]["text"]
+    assert [row["new_tokens"] for row in batch] == [25, 25, 25]
+
+    plain = zoo(tiny_entry, "generate", "tiny-gpt", "First Citizen:", "ROMEO:", "-n", "25", "--seed", "2")
+    assert plain.stdout == (f"==> prompt 1 <==\nFirst Citizen:{batch[0]['text']}\n\n"
+                            f"==> prompt 2 <==\nROMEO:{batch[1]['text']}\n")
+
+    greedy = _generate_json(tiny_entry, "ROMEO:", "-n", "25", "--temperature", "0")[0]["text"]
+    stop = greedy[3]
+    stopped = _generate_json(tiny_entry, "ROMEO:", "-n", "25", "--temperature", "0", "--stop", stop)[0]
+    assert stopped["text"] == greedy[:greedy.index(stop) + 1]
+    assert stopped["stopped"] is True
+
+
+@pytest.mark.parametrize("args, message", [
+    (["a", "b", "--stream"], "--stream: prints one continuation as it is generated, but 2 prompts were given; "
+                             "drop --stream or pass one prompt"),
+    (["a", "--stream", "--json"], "--stream: cannot be combined with --json, which prints once generation ends; "
+                                  "drop one of them"),
+    (["a", "--stop", ""], "--stop: is empty; give the text that ends a continuation"),
+])
+def test_generate_rejects_bad_batch_options(tiny_entry, args, message):
+    result = zoo(tiny_entry, "generate", "tiny-gpt", *args)
+    assert result.returncode == 1
+    assert f"command line: {message}" in " ".join(result.stderr.split())
+
+
+def test_generate_rejects_stop_outside_vocabulary(tiny_entry):
+    assert zoo(tiny_entry, "train", "tiny-gpt", "train.max_steps=2").returncode == 0
+    result = zoo(tiny_entry, "generate", "tiny-gpt", "ROMEO:", "--stop", "\u20ac")
+    assert result.returncode == 1
+    assert "command line: --stop: '\u20ac' cannot be encoded:" in " ".join(result.stderr.split())
+
+
+@pytest.mark.slow
+def test_generate_compile_falls_back_without_compiler(tiny_entry):
+    # Inductor compiles C++ with $CXX; a compiler that does not exist makes torch.compile fail on
+    # first use, as on a machine without one. Caches are off so no earlier build is reused.
+    assert zoo(tiny_entry, "train", "tiny-gpt", "train.max_steps=2").returncode == 0
+    args = ["generate", "tiny-gpt", "ROMEO:", "-n", "12", "--temperature", "0"]
+    eager = zoo(tiny_entry, *args)
+    without_compiler = {"CXX": "/nonexistent/g++", "TORCHINDUCTOR_FORCE_DISABLE_CACHES": "1"}
+    compiled = run_zoo(*args, "--compile", cwd=tiny_entry["project"], env=without_compiler)
+    assert compiled.returncode == 0, compiled.stderr
+    assert compiled.stdout == eager.stdout
+    notices = [line for line in compiled.stderr.splitlines() if line.startswith("zoo generate --compile:")]
+    assert len(notices) == 1
+    assert notices[0].startswith("zoo generate --compile: torch.compile failed on this platform, running without it (")

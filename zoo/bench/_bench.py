@@ -10,11 +10,10 @@ torch.compile's compilation.
 
 from __future__ import annotations
 
-import logging
 import os
 import platform
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -22,6 +21,7 @@ import torch
 
 from zoo_registry import Entry, ZooError
 
+from .._compile import quiet_compiler
 from ..runner import load_entry
 from ._inputs import example_inputs
 from ._memory import peak_bytes, weight_count, weights_bytes
@@ -104,23 +104,6 @@ def _hardware(device: torch.device) -> str:
         capability = torch.backends.cpu.get_cpu_capability()
         return f"CPU {platform.machine()} ({capability}), {os.cpu_count()} cores"
     return device.type
-
-
-@contextmanager
-def _quiet_compiler():
-    """Keep torch.compile's own warnings (such as a kept cache folder after a failure) off the terminal.
-
-    A compile failure reaches the user as one notice line from zoo bench instead.
-    """
-    loggers = [logging.getLogger(name) for name in ("torch._dynamo", "torch._inductor")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
 
 
 def _synchronize(device: torch.device) -> None:
@@ -209,7 +192,7 @@ def bench_entry(entry: Entry, settings: BenchSettings) -> BenchResult:
                 if variant.name not in probes:
                     continue
                 for probe, call in probes[variant.name].items():
-                    quiet = _quiet_compiler() if variant.name == "compile" else nullcontext()
+                    quiet = quiet_compiler() if variant.name == "compile" else nullcontext()
                     try:
                         with quiet:
                             seconds = _timed(call, device)

@@ -15,6 +15,8 @@ import torch
 
 from zoo_registry import UnknownComponentError, ZooError, get_registry, load_object
 
+from .._compile import describe_error
+
 VARIANTS = ("eager", "bf16", "compile", "int8")
 INT8_COMPRESSOR = "int8-dynamic"
 
@@ -43,7 +45,7 @@ def _bf16(model: torch.nn.Module, device: torch.device) -> Variant:
         probe = torch.ones(2, 2, device=device, dtype=torch.bfloat16)
         (probe @ probe).sum().item()
     except (RuntimeError, TypeError) as error:
-        return _unavailable("bf16", f"{device.type} has no bfloat16 matrix multiply ({_first_line(error)})")
+        return _unavailable("bf16", f"{device.type} has no bfloat16 matrix multiply ({describe_error(error)})")
     return Variant("bf16", copy.deepcopy(model).to(torch.bfloat16).eval(), dtype=torch.bfloat16)
 
 
@@ -74,11 +76,6 @@ def _int8(model: torch.nn.Module, info: dict[str, Any], device: torch.device) ->
     return Variant("int8", compressor.apply(quantized).eval())
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
-
-
 def build_variants(model: torch.nn.Module, info: dict[str, Any], names: list[str], device: torch.device) -> list[Variant]:
     """Return the requested variants of ``model`` (already on ``device``), in the order of ``names``."""
     variants = []
@@ -99,4 +96,4 @@ def build_variants(model: torch.nn.Module, info: dict[str, Any], names: list[str
 
 def compile_failure(error: BaseException) -> str:
     """Return the one-line reason shown when torch.compile fails on the first call."""
-    return f"torch.compile failed on this platform, so the variant was skipped ({_first_line(error)})"
+    return f"torch.compile failed on this platform, so the variant was skipped ({describe_error(error)})"

@@ -1,4 +1,4 @@
-"""``zoo train``, ``zoo eval`` and ``zoo generate``."""
+"""``zoo train`` and ``zoo eval``, and the lookup of the trained version of an entry."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from zoo_registry import ValidationError, Problem, ZooError, get_registry, resolve_entry
+from zoo_registry import ZooError, get_registry, resolve_entry
 
 from ._app import app
 from ._output import console, print_json, print_table
@@ -107,71 +107,3 @@ def eval_command(
         raise ZooError("metrics differ from the card: " + "; ".join(differences))
     if check and not as_json:
         console().print("check passed: the metrics match the card")
-
-
-def _check_range(problems: list, name: str, value, low, high, text: str) -> None:
-    if value is not None and not (low <= value <= high):
-        problems.append(Problem("command line", name, f"{value!r} is out of range; {text}"))
-
-
-@app.command("generate")
-def generate_command(
-    name: str = typer.Argument(..., help="Text entry with weights."),
-    prompt: str = typer.Argument("", help="Text to continue; may be empty."),
-    max_new_tokens: int = typer.Option(200, "--max-new-tokens", "-n", help="Number of tokens to generate."),
-    temperature: float = typer.Option(0.8, "--temperature", "-t", help="Sampling temperature; 0 means greedy."),
-    top_k: int = typer.Option(None, "--top-k", help="Sample only from the k most likely tokens."),
-    top_p: float = typer.Option(None, "--top-p", help="Sample from the smallest set of tokens whose probability reaches p."),
-    seed: int = typer.Option(None, "--seed", help="Seed for sampling, for repeatable output."),
-) -> None:
-    """Continue a prompt with a language-model entry.
-
-    Examples:
-
-        zoo generate char-gpt "ROMEO:" --max-new-tokens 300
-
-        zoo generate char-gpt "" --temperature 0
-    """
-    problems: list[Problem] = []
-    _check_range(problems, "--max-new-tokens", max_new_tokens, 1, 1_000_000, "use a value from 1 to 1000000")
-    _check_range(problems, "--temperature", temperature, 0.0, 100.0, "use 0 (greedy) up to 100")
-    if top_k is not None and top_k < 1:
-        problems.append(Problem("command line", "--top-k", f"{top_k!r} is out of range; use 1 or more"))
-    if top_p is not None and not (0.0 < top_p <= 1.0):
-        problems.append(Problem("command line", "--top-p", f"{top_p!r} is out of range; use a value in (0, 1]"))
-    if problems:
-        raise ValidationError(problems)
-
-    import torch
-
-    from ..runner import load_entry
-
-    entry = resolve_with_weights(name)
-    loaded = load_entry(entry)
-    if not hasattr(loaded.dataset, "encode") or not hasattr(loaded.model, "generate"):
-        raise ZooError(f"entry {entry.label} ({entry.zoo.get('task')}) does not generate text; "
-                       f"use 'zoo eval {entry.name}' instead")
-    ids = loaded.dataset.encode(prompt)
-    block_size = loaded.block_size
-    if block_size and len(ids) > block_size:
-        logging.getLogger("zoo").warning("the prompt has %d tokens; keeping its last %d (the model's context)",
-                                         len(ids), block_size)
-        ids = ids[-block_size:]
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    if not ids:
-        ids = [loaded.dataset.encode("\n")[0]] if _encodable(loaded.dataset, "\n") else [0]
-        start = 1
-    else:
-        start = len(ids)
-    idx = torch.tensor([ids], dtype=torch.long)
-    out = loaded.model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                                generator=generator)
-    text = loaded.dataset.decode(out[0, start:].tolist())
-    sys.stdout.write(prompt + text + "\n")
-
-
-def _encodable(dataset, text: str) -> bool:
-    try:
-        return bool(dataset.encode(text))
-    except ZooError:
-        return False

@@ -7,7 +7,7 @@ Module and parameter names follow nanoGPT (``transformer.wte``, ``transformer.h.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from zoo_registry import Problem, ValidationError
 
-from ._sampling import check_generate_args, next_token
+from ._sampling import Generators, StepCallback, check_generate_args, next_token, padding_mask, stop_hits
 from .options import GPTOptions
 
 __all__ = ["GPT", "KVCache", "build_gpt"]
@@ -24,8 +24,13 @@ __all__ = ["GPT", "KVCache", "build_gpt"]
 class KVCache:
     """Keys and values of every layer for the tokens seen so far, in buffers of ``block_size`` positions.
 
-    A layer's buffers are allocated at its first ``append`` with the shape, dtype and
-    device of the keys it receives, so the cache follows autocast and the model's device.
+    A layer's buffers are allocated at its first ``append`` with the shape, dtype and device of
+    the keys it receives, so the cache follows autocast and the model's device. ``reset`` keeps
+    them, so a generation that refills the cache allocates nothing more.
+
+    Left-padded batches also keep ``key_mask`` (which cached positions hold tokens rather than
+    padding) and ``tokens`` (how many real tokens each row has so far, its next position).
+    Both stay None while no padding has been seen.
     """
 
     def __init__(self, n_layer: int, block_size: int):
@@ -33,10 +38,19 @@ class KVCache:
         self.keys: list[torch.Tensor | None] = [None] * n_layer
         self.values: list[torch.Tensor | None] = [None] * n_layer
         self.length = 0
+        self.key_mask: torch.Tensor | None = None  # [B, length] bool
+        self.tokens: torch.Tensor | None = None  # [B] long
+
+    def reset(self) -> None:
+        """Forget the cached tokens, keeping the buffers for the next ones."""
+        self.length = 0
+        self.key_mask = None
+        self.tokens = None
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store ``k`` and ``v`` of shape [B, nh, T, hs] after the cached ones; return all of them."""
-        if self.keys[layer] is None:
+        keys = self.keys[layer]
+        if keys is None or keys.shape[0] != k.shape[0] or keys.dtype != k.dtype or keys.device != k.device:
             batch, n_head, _, head_size = k.shape
             self.keys[layer] = k.new_zeros(batch, n_head, self.block_size, head_size)
             self.values[layer] = v.new_zeros(batch, n_head, self.block_size, head_size)
@@ -56,24 +70,22 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(options.d_model, options.d_model, bias=options.bias)
         self.resid_dropout = nn.Dropout(options.dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0,
+                mask: torch.Tensor | None = None, causal: bool = True) -> torch.Tensor:
+        """Attend from ``x[B, T, C]`` to itself and the cached positions.
+
+        ``mask`` ([T, S] or [B, 1, T, S] bools, True where a query may attend) replaces the plain
+        causal mask when it is given or when ``causal`` is False; the model builds it once per call.
+        """
         B, T, C = x.size()
         q, k, v = self.c_attn(x).split(self.d_model, dim=2)
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # [B, nh, T, hs]
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # [B, nh, T, hs]
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # [B, nh, T, hs]
 
-        mask = None
-        causal = True
         if cache is not None:
-            past = cache.length
             k, v = cache.append(layer, k, v)  # [B, nh, past + T, hs]
-            if past:
-                # New queries see every cached position and the new positions up to their own.
-                causal = False
-                if T > 1:
-                    mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and mask is None,
                                            dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # [B, T, nh * hs]
         return self.resid_dropout(self.c_proj(y))
@@ -99,8 +111,9 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(options.d_model, bias=options.bias)
         self.mlp = MLP(options)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), cache, layer)
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0,
+                mask: torch.Tensor | None = None, causal: bool = True) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache, layer, mask, causal)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -139,17 +152,33 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def forward(self, idx: torch.Tensor, cache: KVCache | None = None, last_only: bool = False) -> torch.Tensor:
-        """Return logits [B, T, vocab]; with ``last_only`` only those of the last position, [B, 1, vocab]."""
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None, last_only: bool = False,
+                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Return logits [B, T, vocab]; with ``last_only`` only those of the last position, [B, 1, vocab].
+
+        ``attention_mask[B, T]`` (1 for a token, 0 for left padding) lets prompts of different
+        lengths share a batch: padding gets no attention and takes no position, so each row's
+        logits equal those of the row run alone. With a ``cache`` the mask covers the new tokens.
+        """
         B, T = idx.size()
         start = cache.length if cache is not None else 0
         if start + T > self.block_size:
             raise ValidationError([Problem("GPT.forward", "idx", f"needs {start + T} positions but the context is "
                                            f"block_size={self.block_size}; pass at most {self.block_size - start} tokens")])
-        pos = torch.arange(start, start + T, dtype=torch.long, device=idx.device)  # [T]
+        padded = attention_mask is not None or (cache is not None and cache.key_mask is not None)
+        if padded:
+            pos, mask, causal = self._padded_positions(idx, cache, attention_mask)
+        else:
+            pos = torch.arange(start, start + T, dtype=torch.long, device=idx.device)  # [T]
+            mask, causal = None, True
+            if start:
+                # New queries see every cached position and the new positions up to their own.
+                causal = False
+                if T > 1:
+                    mask = torch.ones(T, start + T, dtype=torch.bool, device=idx.device).tril(diagonal=start)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # [B, T, C]
         for layer, block in enumerate(self.transformer.h):
-            x = block(x, cache, layer)
+            x = block(x, cache, layer, mask, causal)
         if cache is not None:
             cache.length += T
         x = self.transformer.ln_f(x)
@@ -157,38 +186,85 @@ class GPT(nn.Module):
             x = x[:, -1:, :]  # [B, 1, C]
         return self.lm_head(x)
 
+    def _padded_positions(self, idx: torch.Tensor, cache: KVCache | None,
+                          attention_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """Return the positions [B, T] and attention mask [B, 1, T, S] of a left-padded batch.
+
+        A row's positions count its real tokens only. A query attends to the real keys up to its
+        own position, and padding queries to themselves alone, so that no row of the softmax is empty.
+        """
+        B, T = idx.size()
+        new = attention_mask.bool() if attention_mask is not None else \
+            torch.ones(B, T, dtype=torch.bool, device=idx.device)  # [B, T]
+        start, seen = 0, torch.zeros(B, dtype=torch.long, device=idx.device)
+        keys = new
+        if cache is not None:
+            start = cache.length
+            if cache.key_mask is not None:
+                seen = cache.tokens
+                keys = torch.cat((cache.key_mask, new), dim=1)  # [B, S]
+            elif start:
+                seen = torch.full((B,), start, dtype=torch.long, device=idx.device)
+                keys = torch.cat((torch.ones(B, start, dtype=torch.bool, device=idx.device), new), dim=1)
+            cache.key_mask = keys
+            cache.tokens = seen + new.sum(dim=1)
+        pos = (seen[:, None] + new.cumsum(dim=1) - 1).clamp(min=0)  # [B, T]
+        own = torch.arange(start, start + T, device=idx.device)[:, None]  # [T, 1]
+        columns = torch.arange(start + T, device=idx.device)[None, :]  # [1, S]
+        mask = (columns <= own) & (keys[:, None, :] | (columns == own))  # [B, T, S]
+        return pos, mask[:, None], False
+
     def new_cache(self) -> KVCache:
         """Return an empty KV cache for up to ``block_size`` tokens."""
         return KVCache(self.options.n_layer, self.block_size)
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, generator: torch.Generator | None = None,
-                 use_cache: bool = True) -> torch.Tensor:
-        """Append ``max_new_tokens`` sampled tokens to ``idx[B, T]``; return the whole sequence [B, T + new].
+                 top_p: float | None = None, generator: Generators = None, use_cache: bool = True,
+                 attention_mask: torch.Tensor | None = None, stop: Sequence[Sequence[int]] | None = None,
+                 pad_token_id: int = 0, on_step: StepCallback | None = None) -> torch.Tensor:
+        """Append up to ``max_new_tokens`` sampled tokens to ``idx[B, T]``; return the sequences [B, T + new].
 
-        The context is the last ``block_size`` tokens. With ``use_cache`` the keys and values of
-        that context are kept, so each step runs one position, until the window is full. After
-        that the window slides and every position's embedding changes, so each step runs the
-        whole window again, exactly as without the cache. Both paths draw the same random
-        numbers, so they return the same tokens for the same ``generator`` state.
+        Prompts of different lengths are left-padded in ``idx`` and marked by ``attention_mask``
+        (1 for a token, 0 for padding). A row stops once its new tokens end with one of the
+        ``stop`` token sequences; after that it gets ``pad_token_id``, and generation ends early
+        when every row has stopped. ``on_step`` receives each step's new tokens, for streaming.
+
+        The context is the last ``block_size`` positions. With ``use_cache`` their keys and
+        values are kept in buffers allocated once, so each step runs one position until the
+        window is full. After that the window slides and every position's embedding changes, so
+        each step runs the whole window again, exactly as without the cache. Both paths draw the
+        same random numbers, so they return the same tokens for the same ``generator`` state.
         """
-        check_generate_args(idx, self.vocab_size, max_new_tokens, temperature, top_k, top_p)
+        check_generate_args(idx, self.vocab_size, max_new_tokens, temperature, top_k, top_p,
+                            attention_mask, stop, pad_token_id, generator)
+        mask = padding_mask(attention_mask)  # [B, T] or None
+        finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+        cache = self.new_cache() if use_cache else None
         was_training = self.training
         self.eval()
         try:
-            cache = None
-            for _ in range(max_new_tokens):
+            for step in range(max_new_tokens):
                 window = idx[:, -self.block_size:]  # [B, <= block_size]
-                if not use_cache:
-                    logits = self(window, last_only=True)
-                elif cache is None or cache.length >= self.block_size:
-                    cache = self.new_cache()
-                    logits = self(window, cache, last_only=True)
+                window_mask = padding_mask(mask[:, -self.block_size:]) if mask is not None else None
+                if cache is None:
+                    logits = self(window, last_only=True, attention_mask=window_mask)
+                elif step == 0 or cache.length >= self.block_size:
+                    cache.reset()
+                    logits = self(window, cache, last_only=True, attention_mask=window_mask)
                 else:
                     logits = self(idx[:, -1:], cache, last_only=True)
                 token = next_token(logits[:, -1, :], temperature, top_k, top_p, generator)  # [B, 1]
+                token = token.masked_fill(finished[:, None], pad_token_id)
                 idx = torch.cat((idx, token), dim=1)
+                if mask is not None:
+                    mask = torch.cat((mask, torch.ones_like(token, dtype=torch.bool)), dim=1)
+                if on_step is not None:
+                    on_step(token[:, 0])
+                if stop:
+                    finished |= stop_hits(idx, step + 1, stop)
+                    if bool(finished.all()):
+                        break
         finally:
             self.train(was_training)
         return idx

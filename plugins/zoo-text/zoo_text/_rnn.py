@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
-from ._sampling import check_generate_args, next_token
+from ._sampling import Generators, StepCallback, check_generate_args, next_token, padding_mask, stop_hits
 from .options import RNNOptions
 
 __all__ = ["RecurrentLM", "build_gru", "build_lstm"]
@@ -25,6 +25,9 @@ class RecurrentLM(nn.Module):
     truncated backpropagation through time length. Generation carries the
     hidden state forward and has no context limit.
     """
+
+    compile_method = "run"
+    """The method that ``generate`` calls for every step, which ``zoo generate --compile`` compiles."""
 
     def __init__(self, options: RNNOptions, vocab_size: int, cell: str):
         super().__init__()
@@ -57,30 +60,61 @@ class RecurrentLM(nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.run(idx)[0]
 
+    def _run_rows(self, idx: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, State]:
+        """Return the last logits [B, 1, vocab] and the state after ``idx``, skipping each row's left padding.
+
+        Padding would change a recurrent state, so a padded batch runs each row's tokens alone
+        and stacks the states; decoding then runs the rows together.
+        """
+        if mask is None:
+            logits, state = self.run(idx)
+            return logits[:, -1:], state
+        rows = [self.run(idx[row:row + 1, int((~mask[row]).sum()):]) for row in range(idx.shape[0])]
+        logits = torch.cat([row_logits[:, -1:] for row_logits, _ in rows])
+        if self.cell == "lstm":
+            return logits, (torch.cat([h for _, (h, _) in rows], dim=1), torch.cat([c for _, (_, c) in rows], dim=1))
+        return logits, torch.cat([h for _, h in rows], dim=1)  # [layers, B, d_model]
+
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, generator: torch.Generator | None = None,
-                 use_cache: bool = True) -> torch.Tensor:
-        """Append ``max_new_tokens`` sampled tokens to ``idx[B, T]``; return the whole sequence [B, T + new].
+                 top_p: float | None = None, generator: Generators = None, use_cache: bool = True,
+                 attention_mask: torch.Tensor | None = None, stop: Sequence[Sequence[int]] | None = None,
+                 pad_token_id: int = 0, on_step: StepCallback | None = None) -> torch.Tensor:
+        """Append up to ``max_new_tokens`` sampled tokens to ``idx[B, T]``; return the sequences [B, T + new].
+
+        ``attention_mask``, ``stop``, ``pad_token_id`` and ``on_step`` work as in ``GPT.generate``:
+        left-padded prompts, per-row stop sequences, and a callback with each step's tokens.
 
         With ``use_cache`` the prompt runs once and each step feeds only the new token with the
         carried hidden state. Without it every step runs the whole sequence from a zero state,
         which computes the same logits up to rounding and draws the same random numbers.
         """
-        check_generate_args(idx, self.vocab_size, max_new_tokens, temperature, top_k, top_p)
+        check_generate_args(idx, self.vocab_size, max_new_tokens, temperature, top_k, top_p,
+                            attention_mask, stop, pad_token_id, generator)
+        mask = padding_mask(attention_mask)  # [B, T] or None
+        finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
         was_training = self.training
         self.eval()
         try:
             state: State | None = None
-            for _ in range(max_new_tokens):
-                if not use_cache:
-                    logits, _ = self.run(idx)
-                elif state is None:
-                    logits, state = self.run(idx)
+            for step in range(max_new_tokens):
+                if not use_cache or state is None:
+                    logits, state = self._run_rows(idx, mask)
                 else:
                     logits, state = self.run(idx[:, -1:], state)
                 token = next_token(logits[:, -1, :], temperature, top_k, top_p, generator)  # [B, 1]
+                token = token.masked_fill(finished[:, None], pad_token_id)
                 idx = torch.cat((idx, token), dim=1)
+                if mask is not None:
+                    mask = torch.cat((mask, torch.ones_like(token, dtype=torch.bool)), dim=1)
+                if not use_cache:
+                    state = None
+                if on_step is not None:
+                    on_step(token[:, 0])
+                if stop:
+                    finished |= stop_hits(idx, step + 1, stop)
+                    if bool(finished.all()):
+                        break
         finally:
             self.train(was_training)
         return idx
