@@ -9,8 +9,9 @@ zoo's transformers export writes them to a GPT-2 folder, and
 same weights. The script checks that their greedy outputs agree token for token.
 
 Part 1 times what ``zoo generate`` calls, ``GPT.generate``, against
-``GPT2LMHeadModel.generate`` (greedy, KV cache on both sides), at batch 1 and
-batch 8, alternating between them in each round. A third column runs
+``GPT2LMHeadModel.generate`` (greedy, KV cache on both sides), at batch 1,
+batch 8, and batch 8 of prompts of different lengths, left-padded with an
+attention mask, alternating between them in each round. A third column runs
 ``GPT.generate`` with its forward compiled by ``torch.compile``, as the compile
 variant of ``zoo bench`` does; compilation happens in the warm-up and is not
 timed (``--no-compile`` leaves the column out).
@@ -77,16 +78,24 @@ def build(size: str, folder: Path) -> tuple[GPT, torch.nn.Module]:
     return model, reference
 
 
-def compare_generate(models: dict[str, torch.nn.Module], batch: int, repeats: int) -> dict[str, dict[str, float]]:
-    """Return the tokens/s (median) and relative spread of each model's greedy generation of NEW_TOKENS tokens."""
+def compare_generate(models: dict[str, torch.nn.Module], batch: int, repeats: int,
+                     padded: bool = False) -> dict[str, dict[str, float]]:
+    """Return the tokens/s (median) and relative spread of each model's greedy generation of NEW_TOKENS tokens.
+
+    With ``padded``, row i of the prompt has 3 * i padding tokens on the left, masked on both sides.
+    """
     prompt = torch.randint(0, VOCAB_SIZE, (batch, PROMPT_TOKENS), generator=torch.Generator().manual_seed(batch))
     mask = torch.ones_like(prompt)
+    if padded:
+        for row in range(batch):
+            mask[row, :3 * row] = 0
+        prompt = prompt.masked_fill(mask == 0, 0)
 
     def call(name: str):
         if name == "transformers":
             return models[name].generate(prompt, attention_mask=mask, max_new_tokens=NEW_TOKENS,
                                          min_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=0)
-        return models[name].generate(prompt, NEW_TOKENS, temperature=0)
+        return models[name].generate(prompt, NEW_TOKENS, temperature=0, attention_mask=mask if padded else None)
 
     with torch.inference_mode():
         outputs = {name: call(name) for name in models}  # warm-up (and compilation), and the check below
@@ -145,13 +154,15 @@ def generate_part(model: GPT, reference: torch.nn.Module, args: argparse.Namespa
     print("| batch | " + " | ".join(f"{name} (tokens/s)" for name in models) + " | zoo / transformers |"
           + (" zoo compiled / transformers |" if "zoo compiled" in models else ""))
     print("|---|" + "---|" * (len(models) + len(models) - 1))
-    for batch in (1, 8):
-        rates = compare_generate(models, batch, args.repeats)
-        results["generate"][batch] = rates
+    for batch, padded in ((1, False), (8, False), (8, True)):
+        rates = compare_generate(models, batch, args.repeats, padded)
+        results["generate"][f"{batch} padded" if padded else batch] = rates
         cells = [f"{rates[name]['tokens_per_s']:,.0f} ±{rates[name]['spread']:.0%}" for name in models]
         ratios = [f"{rates[name]['tokens_per_s'] / rates['transformers']['tokens_per_s']:.2f}x"
                   for name in models if name != "transformers"]
-        print(f"| {batch} | " + " | ".join(cells + ratios) + " |")
+        label = f"{batch}, left-padded to {PROMPT_TOKENS} (prompts of {PROMPT_TOKENS - 3 * (batch - 1)} to " \
+                f"{PROMPT_TOKENS} tokens)" if padded else str(batch)
+        print(f"| {label} | " + " | ".join(cells + ratios) + " |")
         sys.stdout.flush()
 
 
