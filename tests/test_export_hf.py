@@ -292,6 +292,27 @@ def test_import_untied_gpt2_in_process(store, tmp_path):
         assert (loaded.model(ids) - reference(ids).logits).abs().max().item() <= 1e-5
 
 
+@pytest.mark.parametrize("activation", ["gelu_new", "gelu_pytorch_tanh"])
+def test_import_gpt2_tanh_gelu(store, tmp_path, activation):
+    # Released GPT-2 checkpoints use the tanh approximation of GELU ("gelu_new").
+    folder = tmp_path / activation
+    vocab_size = bpe_tokenizer(folder)
+    reference = tiny_gpt2(folder, vocab_size=vocab_size, activation=activation, seed=5)
+    result = import_hf(folder, "tanh")
+    assert result.max_logit_difference <= 1e-5
+    loaded = load(result.path)
+    assert loaded.recipe.model.options.activation == "gelu_tanh"
+    ids = tokens(vocab_size, 20)
+    with torch.no_grad():
+        assert (loaded.model(ids) - reference(ids).logits).abs().max().item() <= 1e-5
+
+
+def test_tanh_gelu_exports_as_gelu_new():
+    options = GPTOptions(n_layer=1, n_head=2, d_model=16, block_size=8, activation="gelu_tanh")
+    assert gpt2_config(options, 20)["activation_function"] == "gelu_new"
+    assert gpt2_config(GPTOptions(n_layer=1, n_head=2, d_model=16, block_size=8), 20)["activation_function"] == "gelu"
+
+
 def test_import_tokenizer_smaller_than_vocabulary(store, tmp_path):
     folder = tmp_path / "padded"
     vocab_size = bpe_tokenizer(folder)
@@ -328,7 +349,7 @@ def test_import_rejects_bad_folders(store, tmp_path):
         import_hf(folder, "../escape")
     assert "'../escape' is not a valid entry name" in str(bad_name.value)
 
-    write_config(folder, model_type="llama", activation_function="gelu_new", layer_norm_epsilon=1e-6)
+    write_config(folder, model_type="llama", activation_function="relu", layer_norm_epsilon=1e-6)
     with pytest.raises(ValidationError) as unsupported:
         import_hf(folder, "x")
     config_path = folder / "config.json"
@@ -337,8 +358,8 @@ def test_import_rejects_bad_folders(store, tmp_path):
         "3 problems found:\n"
         f"  {config_path}: model_type: is 'llama'; zoo imports GPT-2 checkpoints only (model_type 'gpt2', as "
         "GPT2LMHeadModel.save_pretrained writes it)\n"
-        f"  {config_path}: activation_function: is 'gelu_new'; zoo's GPT uses the exact GELU ('gelu'), so the "
-        "logits of a model trained with 'gelu_new' would differ\n"
+        f"  {config_path}: activation_function: is 'relu'; zoo's GPT supports 'gelu', 'gelu_new', "
+        "'gelu_pytorch_tanh', so the logits of a model trained with 'relu' would differ\n"
         f"  {config_path}: layer_norm_epsilon: is 1e-06; zoo's GPT uses 1e-05")
 
     write_config(folder, model_type="gpt2", activation_function="gelu", layer_norm_epsilon=1e-5, n_embd=64)

@@ -20,8 +20,11 @@ GPT2_MODEL_TYPE = "gpt2"
 GPT2_ARCHITECTURE = "GPT2LMHeadModel"
 # nn.LayerNorm's default epsilon, which zoo's GPT uses.
 LAYER_NORM_EPSILON = 1e-5
-# zoo's GPT uses nn.GELU(), the exact erf form, which transformers calls "gelu".
-ACTIVATION = "gelu"
+# zoo's GPT activations (its ``activation`` option) under their transformers names. The exact
+# erf GELU is "gelu"; GPT-2's tanh approximation is "gelu_new", and "gelu_pytorch_tanh" is the
+# same function through PyTorch's kernel.
+ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new"}
+_IMPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
 # Matrices that GPT-2 stores transposed (Conv1D, [in, out]).
 _CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 _BIASED = ("ln_1", "ln_2", "attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
@@ -38,7 +41,7 @@ def gpt2_config(options: Any, vocab_size: int) -> dict[str, Any]:
         "n_layer": options.n_layer,
         "n_head": options.n_head,
         "n_inner": None,
-        "activation_function": ACTIVATION,
+        "activation_function": ACTIVATIONS[getattr(options, "activation", "gelu")],
         "resid_pdrop": options.dropout,
         "embd_pdrop": options.dropout,
         "attn_pdrop": options.dropout,
@@ -127,9 +130,10 @@ def gpt_options_from_config(config: dict[str, Any], source: str) -> dict[str, An
     if n_inner is not None and "n_embd" in required and n_inner != 4 * required["n_embd"]:
         bad("n_inner", f"is {n_inner}; zoo's GPT has an MLP of 4 * n_embd = {4 * required['n_embd']} units")
     activation = config.get("activation_function", "gelu_new")
-    if activation != ACTIVATION:
-        bad("activation_function", f"is {activation!r}; zoo's GPT uses the exact GELU ('gelu'), so the logits "
-                                   f"of a model trained with {activation!r} would differ")
+    if activation not in _IMPORTED_ACTIVATIONS:
+        known = ", ".join(repr(name) for name in _IMPORTED_ACTIVATIONS)
+        bad("activation_function", f"is {activation!r}; zoo's GPT supports {known}, so the logits of a model "
+                                   f"trained with {activation!r} would differ")
     epsilon = config.get("layer_norm_epsilon", LAYER_NORM_EPSILON)
     if not isinstance(epsilon, (int, float)) or not math.isclose(epsilon, LAYER_NORM_EPSILON, rel_tol=1e-6):
         bad("layer_norm_epsilon", f"is {epsilon!r}; zoo's GPT uses {LAYER_NORM_EPSILON}")
@@ -149,4 +153,5 @@ def gpt_options_from_config(config: dict[str, Any], source: str) -> dict[str, An
         # zoo's GPT has one dropout probability; it only matters for fine-tuning.
         "dropout": float(max(dropouts)),
         "tie_weights": bool(config.get("tie_word_embeddings", True)),
+        "activation": _IMPORTED_ACTIVATIONS[activation],
     }

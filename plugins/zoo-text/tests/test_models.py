@@ -266,3 +266,11 @@ def test_generate_under_bf16_autocast(name):
         out = model.generate(prompt(), 12, temperature=0)
     assert out.shape == (2, 15)
     assert out.dtype == torch.long
+
+
+def test_gpt_activation_option_picks_gelu_form():
+    shape = dict(n_layer=1, n_head=2, d_model=16, block_size=BLOCK)
+    exact = build_gpt(GPTOptions(**shape), INFO)
+    tanh = build_gpt(GPTOptions(**shape, activation="gelu_tanh"), INFO)
+    assert exact.transformer.h[0].mlp.gelu.approximate == "none"
+    assert tanh.transformer.h[0].mlp.gelu.approximate == "tanh"

@@ -95,7 +95,7 @@ class MLP(nn.Module):
     def __init__(self, options: GPTOptions):
         super().__init__()
         self.c_fc = nn.Linear(options.d_model, 4 * options.d_model, bias=options.bias)
-        self.gelu = nn.GELU()
+        self.gelu = nn.GELU(approximate="tanh" if options.activation == "gelu_tanh" else "none")
         self.c_proj = nn.Linear(4 * options.d_model, options.d_model, bias=options.bias)
         self.dropout = nn.Dropout(options.dropout)
 

@@ -33,6 +33,9 @@ class GPTOptions:
                             min=0, max=1, max_exclusive=True)
     bias: bool = option(False, help="Use biases in linear layers and layer norms.")
     tie_weights: bool = option(True, help="Share the token embedding matrix with the output layer.")
+    activation: str = option("gelu", help="MLP activation: 'gelu' (exact, erf form) or 'gelu_tanh' (the tanh "
+                                          "approximation that GPT-2 uses, 'gelu_new' in transformers).",
+                             choices=("gelu", "gelu_tanh"))
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_head:
