@@ -76,6 +76,17 @@ def test_digits_train_eval_predict(zoo_env):
     correct = sum(r["predictions"][0]["class"] == str(label) for r, label in zip(results, labels))
     assert correct >= 8, results
 
+    # Batches of 4 (the last one of 3) through torch.compile give the same classes.
+    compiled = run_zoo("predict", "tiny-digits", *map(str, images), str(larger), "--top", "2", "--json",
+                       "--batch-size", "4", "--compile", cwd=project)
+    assert compiled.returncode == 0, compiled.stderr
+    compiled_results = json.loads(compiled.stdout)
+    assert [[p["class"] for p in r["predictions"]] for r in compiled_results] == \
+        [[p["class"] for p in r["predictions"]] for r in results]
+    for got, expected in zip(compiled_results, results):
+        for p, q in zip(got["predictions"], expected["predictions"]):
+            assert abs(p["probability"] - q["probability"]) < 1e-4
+
     broken = project / "broken.png"
     broken.write_bytes(b"not an image")
     failed = run_zoo("predict", "tiny-digits", str(broken), cwd=project)
@@ -89,6 +100,9 @@ def test_predict_on_text_entry_is_refused(zoo_env):
     top = run_zoo("predict", "tiny-digits", "x.png", "--top", "0", cwd=project)
     assert top.returncode == 1
     assert "command line: --top: 0 is out of range; use 1 or more" in top.stderr
+    batch = run_zoo("predict", "tiny-digits", "x.png", "--batch-size", "0", cwd=project)
+    assert batch.returncode == 1
+    assert "command line: --batch-size: 0 is out of range; use 1 or more" in batch.stderr
 
 
 @pytest.mark.slow

@@ -18,6 +18,9 @@ def predict_command(
     name: str = typer.Argument(..., help="Image-classification entry with weights."),
     images: list[Path] = typer.Argument(..., help="Image files to classify."),
     top: int = typer.Option(3, "--top", "-k", help="Number of classes to show per image."),
+    batch_size: int = typer.Option(64, "--batch-size", "-b", help="Images per forward pass."),
+    compile_model: bool = typer.Option(False, "--compile", help="Run the model through torch.compile; where that "
+                                       "fails, print a notice and run without it. Pays off for many images."),
     as_json: bool = typer.Option(False, "--json", help="Print the predictions as JSON."),
 ) -> None:
     """Print the most likely classes of each image, with probabilities.
@@ -30,11 +33,17 @@ def predict_command(
 
         zoo predict digits-cnn *.png --top 1 --json
     """
+    problems = []
     if top < 1:
-        raise ValidationError([Problem("command line", "--top", f"{top!r} is out of range; use 1 or more")])
+        problems.append(Problem("command line", "--top", f"{top!r} is out of range; use 1 or more"))
+    if batch_size < 1:
+        problems.append(Problem("command line", "--batch-size", f"{batch_size!r} is out of range; use 1 or more"))
+    if problems:
+        raise ValidationError(problems)
 
     import torch
 
+    from .._compile import compile_forward
     from ..runner import load_entry
 
     entry = resolve_with_weights(name)
@@ -43,9 +52,13 @@ def predict_command(
         raise ZooError(f"entry {entry.label} ({entry.zoo.get('task')}) does not classify images; "
                        f"use 'zoo generate' or 'zoo eval' instead")
     class_names = list(loaded.dataset.class_names)
+    # Every image is read before the model runs, so an unreadable file fails fast.
     pixels = torch.stack([loaded.dataset.load_image(path) for path in images])
+    if compile_model:
+        compile_forward(loaded.model, "zoo predict --compile")
     with torch.no_grad():
-        probabilities = torch.softmax(loaded.model(pixels).float(), dim=-1)
+        logits = torch.cat([loaded.model(batch) for batch in pixels.split(batch_size)])
+        probabilities = torch.softmax(logits.float(), dim=-1)
     values, indices = probabilities.topk(min(top, len(class_names)), dim=-1)
 
     results = [
