@@ -100,19 +100,18 @@ def test_gpt_mask_of_ones_equals_no_mask():
 
 
 def test_gpt_cache_buffers_are_allocated_once():
-    # Prompt 6 + 5 new tokens fill the 8-position cache and refill it twice; the buffers stay the same.
+    # Prompt 2 + 6 new tokens fill the 8-position cache one step at a time, always in the same buffers.
     model = build("gpt")
     pointers = []
 
     def record(module, args, output):
-        cache = args[1] if len(args) > 1 else None
-        if cache is not None:
-            pointers.append((cache.keys[0].data_ptr(), cache.values[-1].data_ptr()))
+        cache = args[1]
+        pointers.append((cache.keys[0].data_ptr(), cache.values[-1].data_ptr(), cache.length))
 
     model.register_forward_hook(record)
-    model.generate(torch.tensor([PROMPTS[1][:6]]), 5, temperature=0)
-    assert len(pointers) == 5
-    assert len(set(pointers)) == 1
+    model.generate(torch.tensor([PROMPTS[0]]), 6, temperature=0)
+    assert [length for _, _, length in pointers] == [2, 3, 4, 5, 6, 7]
+    assert len({(keys, values) for keys, values, _ in pointers}) == 1
 
 
 @pytest.mark.parametrize("name", BUILDERS)

@@ -25,8 +25,8 @@ class KVCache:
     """Keys and values of every layer for the tokens seen so far, in buffers of ``block_size`` positions.
 
     A layer's buffers are allocated at its first ``append`` with the shape, dtype and device of
-    the keys it receives, so the cache follows autocast and the model's device. ``reset`` keeps
-    them, so a generation that refills the cache allocates nothing more.
+    the keys it receives, so the cache follows autocast and the model's device, and later
+    appends write into them without allocating.
 
     Left-padded batches also keep ``key_mask`` (which cached positions hold tokens rather than
     padding) and ``tokens`` (how many real tokens each row has so far, its next position).
@@ -40,12 +40,6 @@ class KVCache:
         self.length = 0
         self.key_mask: torch.Tensor | None = None  # [B, length] bool
         self.tokens: torch.Tensor | None = None  # [B] long
-
-    def reset(self) -> None:
-        """Forget the cached tokens, keeping the buffers for the next ones."""
-        self.length = 0
-        self.key_mask = None
-        self.tokens = None
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store ``k`` and ``v`` of shape [B, nh, T, hs] after the cached ones; return all of them."""
@@ -233,8 +227,9 @@ class GPT(nn.Module):
         The context is the last ``block_size`` positions. With ``use_cache`` their keys and
         values are kept in buffers allocated once, so each step runs one position until the
         window is full. After that the window slides and every position's embedding changes, so
-        each step runs the whole window again, exactly as without the cache. Both paths draw the
-        same random numbers, so they return the same tokens for the same ``generator`` state.
+        each step runs the whole window without the cache, as ``use_cache=False`` does. Both
+        paths draw the same random numbers, so they return the same tokens for the same
+        ``generator`` state.
         """
         check_generate_args(idx, self.vocab_size, max_new_tokens, temperature, top_k, top_p,
                             attention_mask, stop, pad_token_id, generator)
@@ -247,10 +242,10 @@ class GPT(nn.Module):
             for step in range(max_new_tokens):
                 window = idx[:, -self.block_size:]  # [B, <= block_size]
                 window_mask = padding_mask(mask[:, -self.block_size:]) if mask is not None else None
-                if cache is None:
+                if cache is None or idx.size(1) > self.block_size:
+                    # The window slides from here on, so no later step could reuse cached keys.
                     logits = self(window, last_only=True, attention_mask=window_mask)
-                elif step == 0 or cache.length >= self.block_size:
-                    cache.reset()
+                elif step == 0:
                     logits = self(window, cache, last_only=True, attention_mask=window_mask)
                 else:
                     logits = self(idx[:, -1:], cache, last_only=True)
