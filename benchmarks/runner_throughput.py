@@ -73,18 +73,24 @@ def runner_loop(entry, steps: int) -> float:
     return result.units / result.elapsed_s
 
 
-def generation(entry, new_tokens: int) -> dict[str, float]:
+def generation(entry, new_tokens: int, rounds: int) -> dict[str, float]:
+    """Return the median tokens/s of sampling ``new_tokens`` tokens with and without the KV cache.
+
+    The two paths alternate within each round, after one untimed warm-up call of each.
+    """
     recipe = load_recipe(entry.recipe_path, get_registry())
     torch.manual_seed(0)
     model = build_parts(recipe).model.eval()
-    rates = {}
-    for use_cache in (False, True):
-        generator = torch.Generator().manual_seed(0)
-        idx = torch.zeros((1, 1), dtype=torch.long)
-        start = time.perf_counter()
-        model.generate(idx, new_tokens, temperature=1.0, generator=generator, use_cache=use_cache)
-        rates["cached" if use_cache else "uncached"] = new_tokens / (time.perf_counter() - start)
-    return rates
+    samples: dict[str, list[float]] = {"uncached": [], "cached": []}
+    for round_index in range(rounds + 1):
+        for use_cache in (False, True):
+            generator = torch.Generator().manual_seed(0)
+            idx = torch.zeros((1, 1), dtype=torch.long)
+            start = time.perf_counter()
+            model.generate(idx, new_tokens, temperature=1.0, generator=generator, use_cache=use_cache)
+            if round_index:
+                samples["cached" if use_cache else "uncached"].append(new_tokens / (time.perf_counter() - start))
+    return {path: statistics.median(values) for path, values in samples.items()}
 
 
 def main() -> None:
@@ -93,27 +99,33 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--new-tokens", type=int, default=500)
+    parser.add_argument("--generation-only", action="store_true", help="skip the training comparison")
     args = parser.parse_args()
 
     entry = resolve_entry(get_registry(), args.entry)
     recipe = load_recipe(entry.recipe_path, get_registry())
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; entry {args.entry}, {args.steps} steps x {args.rounds} rounds")
+    if not args.generation_only:
+        training_part(entry, recipe, args)
+    rates = generation(entry, args.new_tokens, args.rounds)
+    print(f"\ngeneration, {args.new_tokens} new tokens, batch 1, untrained weights, median of {args.rounds}:")
+    print(f"| path | tokens/s |\n|---|---|\n| without KV cache | {rates['uncached']:,.0f} |\n"
+          f"| with KV cache | {rates['cached']:,.0f} |")
+    print(f"ratio cached / uncached: {rates['cached'] / rates['uncached']:.2f}")
+
+
+def training_part(entry, recipe, args: argparse.Namespace) -> None:
+    """Print the table of runner and hand-written loop tokens/s."""
     hand, runner = [], []
     for _ in range(args.rounds):
         hand.append(hand_loop(recipe, args.steps))
         runner.append(runner_loop(entry, args.steps))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; entry {args.entry}, {args.steps} steps x {args.rounds} rounds")
     print("| loop | tokens/s (median) | all rounds |")
     print("|---|---|---|")
     print(f"| hand-written PyTorch | {statistics.median(hand):,.0f} | {', '.join(f'{r:,.0f}' for r in hand)} |")
     print(f"| zoo runner | {statistics.median(runner):,.0f} | {', '.join(f'{r:,.0f}' for r in runner)} |")
     print(f"ratio runner / hand-written: {statistics.median(runner) / statistics.median(hand):.3f} (target >= 0.95)")
-
-    rates = generation(entry, args.new_tokens)
-    print(f"\ngeneration, {args.new_tokens} new tokens, batch 1, untrained weights:")
-    print(f"| path | tokens/s |\n|---|---|\n| without KV cache | {rates['uncached']:,.0f} |\n"
-          f"| with KV cache | {rates['cached']:,.0f} |")
-    print(f"ratio cached / uncached: {rates['cached'] / rates['uncached']:.2f}")
 
 
 if __name__ == "__main__":
