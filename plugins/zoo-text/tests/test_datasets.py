@@ -67,8 +67,8 @@ def test_missing_file_without_zoo_data(offline, monkeypatch):
     target = offline["home"] / "data"
     assert str(caught.value) == (
         f"tinyshakespeare.txt was not found; searched {target / 'tinyshakespeare.txt'}, and ZOO_OFFLINE=1 forbids "
-        f"downloading. Put tinyshakespeare.txt (1115394 bytes, sha256 {SHAKESPEARE.sha256}) into {target} or into "
-        f"{target}, or set ZOO_DATA to the folder that has it. The file is at {SHAKESPEARE.url}"
+        f"downloading. Put tinyshakespeare.txt (1115394 bytes, sha256 {SHAKESPEARE.sha256}) into {target}, "
+        f"or set ZOO_DATA to the folder that has it. The file is at {SHAKESPEARE.url}"
     )
 
 

@@ -111,9 +111,10 @@ def find_known_file(known: KnownFile) -> Path:
             return path
 
     searched = ", ".join(str(p) for p in candidates)
-    place = (f"Put {known.name} ({known.size} bytes, sha256 {known.sha256}) into {folders[0]}"
-             + (" (the ZOO_DATA folder)" if os.environ.get("ZOO_DATA") else "")
-             + f" or into {folders[-1]}, or set ZOO_DATA to the folder that has it. The file is at {known.url}")
+    place = f"Put {known.name} ({known.size} bytes, sha256 {known.sha256}) into {folders[0]}"
+    if len(folders) > 1:
+        place += (" (the ZOO_DATA folder)" if os.environ.get("ZOO_DATA") else "") + f" or into {folders[-1]}"
+    place += f", or set ZOO_DATA to the folder that has it. The file is at {known.url}"
     offline = _offline()
     if offline:
         raise DataError(f"{known.name} was not found; searched {searched}, and {offline}=1 forbids downloading. {place}")
