@@ -299,6 +299,10 @@ def test_generate_batch_stop_and_stream(tiny_entry):
     (["a", "--stream", "--json"], "--stream: cannot be combined with --json, which prints once generation ends; "
                                   "drop one of them"),
     (["a", "--stop", ""], "--stop: is empty; give the text that ends a continuation"),
+    (["a", "--stop", "x", "--stop", ""], "--stop (number 2): is empty; give the text that ends a continuation"),
+    (["a", "b", "--seed", str(2**64 - 1)], f"--seed: {2**64 - 1} is out of range; use 0 to {2**64 - 2} "
+                                           "(prompt i uses seed + i)"),
+    (["a", "--seed", "-1"], f"--seed: -1 is out of range; use 0 to {2**64 - 1} (prompt i uses seed + i)"),
 ])
 def test_generate_rejects_bad_batch_options(tiny_entry, args, message):
     result = zoo(tiny_entry, "generate", "tiny-gpt", *args)
@@ -306,11 +310,31 @@ def test_generate_rejects_bad_batch_options(tiny_entry, args, message):
     assert f"command line: {message}" in " ".join(result.stderr.split())
 
 
-def test_generate_rejects_stop_outside_vocabulary(tiny_entry):
+def test_generate_checks_texts_against_vocabulary(tiny_entry):
     assert zoo(tiny_entry, "train", "tiny-gpt", "train.max_steps=2").returncode == 0
-    result = zoo(tiny_entry, "generate", "tiny-gpt", "ROMEO:", "--stop", "\u20ac")
+    result = zoo(tiny_entry, "generate", "tiny-gpt", "ROMEO:", "x\u20acy", "--stop", "\u20ac")
     assert result.returncode == 1
-    assert "command line: --stop: '\u20ac' cannot be encoded:" in " ".join(result.stderr.split())
+    stderr = " ".join(result.stderr.split())
+    assert "command line: prompt 2: 'x\u20acy' cannot be encoded:" in stderr
+    assert "command line: --stop: '\u20ac' cannot be encoded:" in stderr
+
+    top_k = zoo(tiny_entry, "generate", "tiny-gpt", "ROMEO:", "--top-k", "66")
+    assert top_k.returncode == 1
+    assert top_k.stdout == ""
+    assert ("command line: --top-k: 66 is out of range; tiny-gpt@v1 has a vocabulary of 65 tokens, so use 1 to 65"
+            in " ".join(top_k.stderr.split()))
+
+
+def test_generate_stops_when_reader_exits(tiny_entry):
+    # Like `zoo generate ... | head -c 20`: the reader closes the pipe long before 100000 tokens.
+    assert zoo(tiny_entry, "train", "tiny-gpt", "train.max_steps=2").returncode == 0
+    process = subprocess.Popen([sys.executable, "-m", "zoo", "generate", "tiny-gpt", "ROMEO:", "-n", "100000"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tiny_entry["project"])
+    assert len(process.stdout.read(20)) == 20
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, stderr
+    assert "error" not in stderr
 
 
 @pytest.mark.slow

@@ -128,6 +128,9 @@ def find_entries(registry: Registry, cwd: str | Path | None = None) -> list[Entr
 
 def resolve_entry(registry: Registry, name: str, cwd: str | Path | None = None) -> Entry:
     """Find one entry by name, or ``name@version`` for a store version."""
+    if not name.strip():
+        raise EntryNotFoundError("the entry name is empty; give an entry name, name@version or a folder path "
+                                 "(run 'zoo list' to see the entries)")
     base, sep, version = name.partition("@")
     if sep:
         versions = store_versions(base)

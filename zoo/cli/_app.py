@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -40,10 +41,23 @@ def _root(
         os.environ[DEBUG_ENV] = "1"
 
 
+def _usage_error_types() -> tuple[type[Exception], ...]:
+    """Return click's ``ClickException`` classes, including those of the click copy that typer 0.29 bundles."""
+    types = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            types.append(importlib.import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(types)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a ``ZooError`` becomes one message on stderr and exit status 1."""
     try:
-        app(args=argv, prog_name="zoo", standalone_mode=False)
+        # Outside standalone mode click returns the code of a typer.Exit instead of raising it;
+        # typer turns Ctrl-C into Exit(130) that way.
+        code = app(args=argv, prog_name="zoo", standalone_mode=False)
     except ZooError as error:
         if os.environ.get(DEBUG_ENV) == "1":
             traceback.print_exc()
@@ -57,13 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         error_console().print("interrupted")
         return 130
-    except Exception as click_error:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(click_error, click.ClickException):
-            click_error.show()
-            return click_error.exit_code
+    except Exception as error:
+        if isinstance(error, _usage_error_types()):  # a bad option, a missing argument, a wrong type
+            error.show()
+            return error.exit_code
         raise
+    if isinstance(code, int) and code:
+        if code == 130:
+            error_console().print("interrupted")
+        return code
     return 0
 
 

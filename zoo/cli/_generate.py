@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any, TextIO
 
@@ -25,8 +26,13 @@ def _check_range(problems: list, name: str, value, low, high, text: str) -> None
         problems.append(Problem("command line", name, f"{value!r} is out of range; {text}"))
 
 
+# torch.Generator.manual_seed takes seeds up to 2**64 - 1.
+MAX_SEED = 2**64 - 1
+
+
 def _check_settings(prompts: list[str], max_new_tokens: int, temperature: float, top_k: int | None,
-                    top_p: float | None, stop: list[str], stream: bool | None, as_json: bool) -> None:
+                    top_p: float | None, seed: int | None, stop: list[str], stream: bool | None,
+                    as_json: bool) -> None:
     problems: list[Problem] = []
     _check_range(problems, "--max-new-tokens", max_new_tokens, 1, 1_000_000, "use a value from 1 to 1000000")
     _check_range(problems, "--temperature", temperature, 0.0, 100.0, "use 0 (greedy) up to 100")
@@ -34,9 +40,13 @@ def _check_settings(prompts: list[str], max_new_tokens: int, temperature: float,
         problems.append(Problem("command line", "--top-k", f"{top_k!r} is out of range; use 1 or more"))
     if top_p is not None and not (0.0 < top_p <= 1.0):
         problems.append(Problem("command line", "--top-p", f"{top_p!r} is out of range; use a value in (0, 1]"))
-    for text in stop:
+    if seed is not None and not (0 <= seed <= MAX_SEED - (len(prompts) - 1)):
+        problems.append(Problem("command line", "--seed", f"{seed!r} is out of range; use 0 to "
+                                f"{MAX_SEED - (len(prompts) - 1)} (prompt i uses seed + i)"))
+    for number, text in enumerate(stop, start=1):
         if not text:
-            problems.append(Problem("command line", "--stop", "is empty; give the text that ends a continuation"))
+            problems.append(Problem("command line", _stop_field(number, stop),
+                                    "is empty; give the text that ends a continuation"))
     if stream and len(prompts) > 1:
         problems.append(Problem("command line", "--stream", f"prints one continuation as it is generated, but "
                                 f"{len(prompts)} prompts were given; drop --stream or pass one prompt"))
@@ -47,34 +57,48 @@ def _check_settings(prompts: list[str], max_new_tokens: int, temperature: float,
         raise ValidationError(problems)
 
 
-def _encode_stops(dataset: Any, stop: list[str]) -> list[list[int]]:
-    sequences = []
-    for text in stop:
+def _stop_field(number: int, stop: list[str]) -> str:
+    return f"--stop (number {number})" if len(stop) > 1 else "--stop"
+
+
+def _prompt_field(number: int, prompts: list[str]) -> str:
+    return f"prompt {number}" if len(prompts) > 1 else "prompt"
+
+
+def _encode_all(dataset: Any, texts: list[str], field, problems: list[Problem]) -> list[list[int]]:
+    """Return the token ids of each text, adding a problem for every text that the vocabulary cannot encode."""
+    encoded = []
+    for number, text in enumerate(texts, start=1):
         try:
-            ids = dataset.encode(text)
+            encoded.append(list(dataset.encode(text)))
         except ZooError as error:
-            raise ValidationError([Problem("command line", "--stop", f"{text!r} cannot be encoded: {error}")]) from None
-        sequences.append(list(ids))
-    return sequences
+            problems.append(Problem("command line", field(number, texts), f"{text!r} cannot be encoded: {error}"))
+    return encoded
 
 
-def _encode_prompts(dataset: Any, prompts: list[str], block_size: int | None) -> list[list[int]]:
-    """Return each prompt's token ids.
+def _encode_prompts(dataset: Any, prompts: list[str], stop: list[str],
+                    context_limit: int | None) -> tuple[list[list[int]], list[list[int]]]:
+    """Return each prompt's and each stop text's token ids, or raise one error naming every text that cannot be encoded.
 
     An empty prompt starts from a newline (or token 0 where the vocabulary has none), which the
-    output leaves out. A prompt longer than the context keeps its last ``block_size`` tokens.
+    output leaves out. A prompt longer than the model's context keeps its last ``context_limit`` tokens.
     """
+    problems: list[Problem] = []
+    prompt_ids = _encode_all(dataset, prompts, _prompt_field, problems)
+    stops = _encode_all(dataset, stop, _stop_field, problems)
+    if problems:
+        raise ValidationError(problems)
     encoded = []
-    for number, prompt in enumerate(prompts, start=1):
-        ids = list(dataset.encode(prompt))
-        if block_size and len(ids) > block_size:
+    for number, ids in enumerate(prompt_ids, start=1):
+        if context_limit and len(ids) > context_limit:
             label = f"prompt {number}" if len(prompts) > 1 else "the prompt"
-            log.warning("%s has %d tokens; keeping its last %d (the model's context)", label, len(ids), block_size)
-            ids = ids[-block_size:]
+            log.warning("warning: %s has %d tokens; keeping its last %d (the model's context)", label, len(ids),
+                        context_limit)
+            ids = ids[-context_limit:]
         if not ids:
             ids = [dataset.encode("\n")[0]] if _encodable(dataset, "\n") else [0]
         encoded.append(ids)
-    return encoded
+    return encoded, stops
 
 
 def _encodable(dataset: Any, text: str) -> bool:
@@ -92,49 +116,63 @@ def _stop_length(tokens: list[int], stops: list[list[int]]) -> int | None:
     return None
 
 
+class _ReaderClosed(Exception):
+    """Raised from the streaming callback when the program reading the output has exited."""
+
+
 class _Streamer:
     """Callback for ``generate`` that writes each new token's text as soon as it is complete.
 
-    Byte-level tokenizers can split one character over several tokens, so text that ends
-    in an incomplete UTF-8 sequence (decoded as U+FFFD) waits for up to 3 more tokens.
+    The prompt is written with the first token, so an error found when generation starts is
+    not glued to it. Byte-level tokenizers can split one character over several tokens, so
+    text that ends in an incomplete UTF-8 sequence (decoded as U+FFFD) waits for up to 3 more tokens.
     """
 
-    def __init__(self, dataset: Any, out: TextIO):
+    def __init__(self, dataset: Any, prompt: str, out: TextIO):
         self.dataset = dataset
         self.out = out
+        self.unwritten = prompt
         self.pending: list[int] = []
+
+    def _write(self, text: str) -> None:
+        try:
+            self.out.write(self.unwritten + text)
+            self.out.flush()
+        except BrokenPipeError:
+            raise _ReaderClosed() from None
+        self.unwritten = ""
 
     def __call__(self, tokens) -> None:
         self.pending.append(int(tokens[0]))
         text = self.dataset.decode(self.pending)
         if text.endswith("\ufffd") and len(self.pending) < 4:
             return
-        self.out.write(text)
-        self.out.flush()
         self.pending.clear()
+        self._write(text)
 
     def close(self) -> None:
-        if self.pending:
-            self.out.write(self.dataset.decode(self.pending))
-        self.out.write("\n")
-        self.out.flush()
+        self._write((self.dataset.decode(self.pending) if self.pending else "") + "\n")
 
 
 @app.command("generate")
 def generate_command(
-    name: str = typer.Argument(..., help="Text entry with weights."),
+    name: str = typer.Argument(..., help="Text entry with weights: name, name@version or folder."),
     prompts: list[str] = typer.Argument(None, help="Texts to continue, generated together as one batch; "
                                         "none or '' starts from nothing."),
-    max_new_tokens: int = typer.Option(200, "--max-new-tokens", "-n", help="Number of tokens to generate per prompt."),
-    temperature: float = typer.Option(0.8, "--temperature", "-t", help="Sampling temperature; 0 means greedy."),
-    top_k: int = typer.Option(None, "--top-k", help="Sample only from the k most likely tokens."),
+    max_new_tokens: int = typer.Option(200, "--max-new-tokens", "-n", help="Number of tokens to generate per prompt "
+                                       "(1 to 1000000)."),
+    temperature: float = typer.Option(0.8, "--temperature", "-t", help="Sampling temperature (0 to 100); 0 means "
+                                      "greedy."),
+    top_k: int = typer.Option(None, "--top-k", help="Sample only from the k most likely tokens (1 to the vocabulary "
+                              "size)."),
     top_p: float = typer.Option(None, "--top-p", help="Sample from the smallest set of tokens whose probability reaches p."),
-    seed: int = typer.Option(None, "--seed", help="Seed for sampling, for repeatable output; prompt i (from 0) uses "
-                             "seed + i, so each prompt gets the same text alone as in a batch."),
+    seed: int = typer.Option(None, "--seed", help="Seed for sampling, for repeatable output. The prompt at position i "
+                             "(from 0) uses seed + i, so it gets the same text as when it runs alone with --seed "
+                             "set to seed + i."),
     stop: list[str] = typer.Option(None, "--stop", help="End a continuation once it ends with this text, which is "
                                    "kept in the output; repeat for several."),
     stream: bool = typer.Option(None, "--stream/--no-stream", help="Print tokens as they are generated "
-                                "[default: on for one prompt, off for several]."),
+                                "(default: on for one prompt, off for several)."),
     compile_model: bool = typer.Option(False, "--compile", help="Run the model through torch.compile; where that "
                                        "fails, print a notice and run without it."),
     as_json: bool = typer.Option(False, "--json", help="Print the prompts and continuations as JSON."),
@@ -153,7 +191,7 @@ def generate_command(
     """
     prompts = list(prompts or [""])
     stop = list(stop or [])
-    _check_settings(prompts, max_new_tokens, temperature, top_k, top_p, stop, stream, as_json)
+    _check_settings(prompts, max_new_tokens, temperature, top_k, top_p, seed, stop, stream, as_json)
     if stream is None:
         stream = len(prompts) == 1 and not as_json
 
@@ -167,10 +205,14 @@ def generate_command(
     model, dataset = loaded.model, loaded.dataset
     if not hasattr(dataset, "encode") or not hasattr(model, "generate"):
         raise ZooError(f"entry {entry.label} ({entry.zoo.get('task')}) does not generate text; "
-                       f"use 'zoo eval {entry.name}' instead")
-    stops = _encode_stops(dataset, stop)
-    encoded = _encode_prompts(dataset, prompts, loaded.block_size)
+                       f"use 'zoo predict {entry.name}' or 'zoo eval {entry.name}' instead")
+    vocab_size = getattr(model, "vocab_size", None)
+    if top_k is not None and vocab_size is not None and top_k > vocab_size:
+        raise ValidationError([Problem("command line", "--top-k", f"{top_k!r} is out of range; {entry.label} has a "
+                                       f"vocabulary of {vocab_size} tokens, so use 1 to {vocab_size}")])
+    encoded, stops = _encode_prompts(dataset, prompts, stop, getattr(model, "context_limit", loaded.block_size))
     if compile_model:
+        typer.echo("compiling the model with torch.compile; the first tokens wait for it", err=True)
         # Recurrent models generate through another method than forward; they name it.
         compile_forward(model, "zoo generate --compile", getattr(model, "compile_method", "forward"))
 
@@ -186,16 +228,17 @@ def generate_command(
         # any output instead of in the middle of streamed text.
         model.generate(idx, 2, temperature=0, attention_mask=mask, pad_token_id=PAD_TOKEN_ID)
 
-    streamer = None
-    if stream:
-        sys.stdout.write(prompts[0])
-        sys.stdout.flush()
-        streamer = _Streamer(dataset, sys.stdout)
-    out = model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                         generator=generator, attention_mask=mask, stop=stops or None,
-                         pad_token_id=PAD_TOKEN_ID, on_step=streamer)
-    if streamer is not None:
-        streamer.close()
+    streamer = _Streamer(dataset, prompts[0], sys.stdout) if stream else None
+    try:
+        out = model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                             generator=generator, attention_mask=mask, stop=stops or None,
+                             pad_token_id=PAD_TOKEN_ID, on_step=streamer)
+        if streamer is not None:
+            streamer.close()
+            return
+    except _ReaderClosed:
+        # The reader (such as `head`) has all it wanted: stop generating, as `yes | head` does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
 
     results = []

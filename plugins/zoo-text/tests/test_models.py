@@ -274,3 +274,18 @@ def test_gpt_activation_option_picks_gelu_form():
     tanh = build_gpt(GPTOptions(**shape, activation="gelu_tanh"), INFO)
     assert exact.transformer.h[0].mlp.gelu.approximate == "none"
     assert tanh.transformer.h[0].mlp.gelu.approximate == "tanh"
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_generate_tiny_temperature_is_greedy(name):
+    # logits / 1e-38 overflows float32; generation must still pick the most likely token.
+    model = build(name)
+    greedy = model.generate(prompt(), 10, temperature=0)
+    tiny = model.generate(prompt(), 10, temperature=1e-38, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(tiny, greedy)
+
+
+def test_context_limit_of_each_architecture():
+    assert build("gpt").context_limit == BLOCK
+    assert build("lstm").context_limit is None
+    assert build("gru").context_limit is None

@@ -119,6 +119,7 @@ class GPT(nn.Module):
         self.options = options
         self.vocab_size = vocab_size
         self.block_size = options.block_size
+        self.context_limit = options.block_size  # generation keeps the last block_size tokens of a longer prompt
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(vocab_size, options.d_model),
             wpe=nn.Embedding(options.block_size, options.d_model),

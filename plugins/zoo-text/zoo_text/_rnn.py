@@ -29,6 +29,9 @@ class RecurrentLM(nn.Module):
     compile_method = "run"
     """The method that ``generate`` calls for every step, which ``zoo generate --compile`` compiles."""
 
+    context_limit = None
+    """Prompts of any length fit: ``block_size`` is only the training sequence length."""
+
     def __init__(self, options: RNNOptions, vocab_size: int, cell: str):
         super().__init__()
         self.options = options

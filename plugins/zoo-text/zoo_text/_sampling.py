@@ -127,7 +127,9 @@ def next_token(logits: torch.Tensor, temperature: float, top_k: int | None, top_
     """
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
-    logits = logits.float() / temperature
+    # Shifting by the maximum first keeps every value <= 0, so a tiny temperature gives -inf, never nan.
+    logits = logits.float()
+    logits = (logits - logits.max(dim=-1, keepdim=True).values) / temperature
     if top_k is not None and top_k < logits.size(-1):
         kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # [B, 1]
         logits = logits.masked_fill(logits < kth, float("-inf"))
