@@ -158,7 +158,8 @@ class _Streamer:
 def generate_command(
     name: str = typer.Argument(..., help="Text entry with weights: name, name@version or folder."),
     prompts: list[str] = typer.Argument(None, help="Texts to continue, generated together as one batch; "
-                                        "none or '' starts from nothing."),
+                                        "none or '' starts from nothing. Put -- before prompts that start "
+                                        "with a dash."),
     max_new_tokens: int = typer.Option(200, "--max-new-tokens", "-n", help="Number of tokens to generate per prompt "
                                        "(1 to 1000000)."),
     temperature: float = typer.Option(0.8, "--temperature", "-t", help="Sampling temperature (0 to 100); 0 means "
