@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from zoo_registry import Problem, ValidationError
 
-from ._sampling import Generators, StepCallback, check_generate_args, next_token, padding_mask, stop_hits
+from ._sampling import GenerationRows, Generators, StepCallback, check_generate_args, next_token, padding_mask
 from .options import GPTOptions
 
 __all__ = ["GPT", "KVCache", "build_gpt"]
@@ -68,8 +68,8 @@ class CausalSelfAttention(nn.Module):
                 mask: torch.Tensor | None = None, causal: bool = True) -> torch.Tensor:
         """Attend from ``x[B, T, C]`` to itself and the cached positions.
 
-        ``mask`` ([T, S] or [B, 1, T, S] bools, True where a query may attend) replaces the plain
-        causal mask when it is given or when ``causal`` is False; the model builds it once per call.
+        ``mask`` contains [T, S] or [B, 1, T, S] bools, True where a query may attend. It replaces the
+        plain causal mask when it is given or when ``causal`` is False. The model builds it once per call.
         """
         B, T, C = x.size()
         q, k, v = self.c_attn(x).split(self.d_model, dim=2)
@@ -222,7 +222,7 @@ class GPT(nn.Module):
 
         Prompts of different lengths are left-padded in ``idx`` and marked by ``attention_mask``
         (1 for a token, 0 for padding). A row stops once its new tokens end with one of the
-        ``stop`` token sequences; after that it gets ``pad_token_id``, and generation ends early
+        ``stop`` token sequences, and gets ``pad_token_id`` after that. Generation ends early
         when every row has stopped. ``on_step`` receives each step's new tokens, for streaming.
 
         The context is the last ``block_size`` positions. With ``use_cache`` their keys and
@@ -234,15 +234,14 @@ class GPT(nn.Module):
         """
         check_generate_args(idx, self.vocab_size, max_new_tokens, temperature, top_k, top_p,
                             attention_mask, stop, pad_token_id, generator)
-        mask = padding_mask(attention_mask)  # [B, T] or None
-        finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+        rows = GenerationRows(idx, attention_mask, stop, pad_token_id, on_step)
         cache = self.new_cache() if use_cache else None
         was_training = self.training
         self.eval()
         try:
             for step in range(max_new_tokens):
                 window = idx[:, -self.block_size:]  # [B, <= block_size]
-                window_mask = padding_mask(mask[:, -self.block_size:]) if mask is not None else None
+                window_mask = padding_mask(rows.mask[:, -self.block_size:]) if rows.mask is not None else None
                 if cache is None or idx.size(1) > self.block_size:
                     # The window slides from here on, so no later step could reuse cached keys.
                     logits = self(window, last_only=True, attention_mask=window_mask)
@@ -251,16 +250,9 @@ class GPT(nn.Module):
                 else:
                     logits = self(idx[:, -1:], cache, last_only=True)
                 token = next_token(logits[:, -1, :], temperature, top_k, top_p, generator)  # [B, 1]
-                token = token.masked_fill(finished[:, None], pad_token_id)
-                idx = torch.cat((idx, token), dim=1)
-                if mask is not None:
-                    mask = torch.cat((mask, torch.ones_like(token, dtype=torch.bool)), dim=1)
-                if on_step is not None:
-                    on_step(token[:, 0])
-                if stop:
-                    finished |= stop_hits(idx, step + 1, stop)
-                    if bool(finished.all()):
-                        break
+                idx = rows.append(idx, token)
+                if rows.all_stopped:
+                    break
         finally:
             self.train(was_training)
         return idx

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from ._sampling import Generators, StepCallback, check_generate_args, next_token, padding_mask, stop_hits
+from ._sampling import GenerationRows, Generators, StepCallback, check_generate_args, next_token
 from .options import RNNOptions
 
 __all__ = ["RecurrentLM", "build_gru", "build_lstm"]
@@ -94,30 +94,22 @@ class RecurrentLM(nn.Module):
         """
         check_generate_args(idx, self.vocab_size, max_new_tokens, temperature, top_k, top_p,
                             attention_mask, stop, pad_token_id, generator)
-        mask = padding_mask(attention_mask)  # [B, T] or None
-        finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+        rows = GenerationRows(idx, attention_mask, stop, pad_token_id, on_step)
         was_training = self.training
         self.eval()
         try:
             state: State | None = None
-            for step in range(max_new_tokens):
+            for _ in range(max_new_tokens):
                 if not use_cache or state is None:
-                    logits, state = self._run_rows(idx, mask)
+                    logits, state = self._run_rows(idx, rows.mask)
                 else:
                     logits, state = self.run(idx[:, -1:], state)
                 token = next_token(logits[:, -1, :], temperature, top_k, top_p, generator)  # [B, 1]
-                token = token.masked_fill(finished[:, None], pad_token_id)
-                idx = torch.cat((idx, token), dim=1)
-                if mask is not None:
-                    mask = torch.cat((mask, torch.ones_like(token, dtype=torch.bool)), dim=1)
+                idx = rows.append(idx, token)
                 if not use_cache:
                     state = None
-                if on_step is not None:
-                    on_step(token[:, 0])
-                if stop:
-                    finished |= stop_hits(idx, step + 1, stop)
-                    if bool(finished.all()):
-                        break
+                if rows.all_stopped:
+                    break
         finally:
             self.train(was_training)
         return idx

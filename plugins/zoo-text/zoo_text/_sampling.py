@@ -1,5 +1,5 @@
-"""What the GPT and recurrent models share when they generate: argument checks, the choice of
-the next token from logits, padding masks and stop sequences."""
+"""Generation helpers shared by the GPT and recurrent models: argument checks, the choice of the
+next token from logits, padding masks and stop sequences."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ Generators = torch.Generator | Sequence[torch.Generator] | None
 """One generator for the whole batch, one per row (each row then samples as it would alone), or None."""
 
 StepCallback = Callable[[torch.Tensor], None]
-"""Called after each step with the new tokens [B]; rows that have stopped get the pad token."""
+"""Callback run after each step with the new tokens [B], in which rows that have stopped get the pad token."""
 
 
 def check_generate_args(idx: torch.Tensor, vocab_size: int, max_new_tokens: int, temperature: float,
@@ -116,6 +116,40 @@ def stop_hits(idx: torch.Tensor, generated: int, stop: Sequence[Sequence[int]]) 
             target = torch.tensor(list(sequence), dtype=idx.dtype, device=idx.device)
             hits |= (idx[:, -len(sequence):] == target).all(dim=1)
     return hits
+
+
+class GenerationRows:
+    """Per-row bookkeeping of a generation loop: padding mask, stopped rows and the step callback.
+
+    ``mask`` is the padding mask of the sequence so far, or None when the batch has no padding.
+    """
+
+    def __init__(self, idx: torch.Tensor, attention_mask: torch.Tensor | None,
+                 stop: Sequence[Sequence[int]] | None, pad_token_id: int, on_step: StepCallback | None):
+        self.mask = padding_mask(attention_mask)  # [B, T] or None
+        self.finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+        self.stop = stop
+        self.pad_token_id = pad_token_id
+        self.on_step = on_step
+        self.steps = 0
+
+    def append(self, idx: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+        """Return ``idx`` with the new ``token[B, 1]`` appended, after padding the rows that had stopped."""
+        token = token.masked_fill(self.finished[:, None], self.pad_token_id)
+        idx = torch.cat((idx, token), dim=1)
+        if self.mask is not None:
+            self.mask = torch.cat((self.mask, torch.ones_like(token, dtype=torch.bool)), dim=1)
+        self.steps += 1
+        if self.on_step is not None:
+            self.on_step(token[:, 0])
+        if self.stop:
+            self.finished |= stop_hits(idx, self.steps, self.stop)
+        return idx
+
+    @property
+    def all_stopped(self) -> bool:
+        """True once every row has generated one of the stop sequences."""
+        return bool(self.stop) and bool(self.finished.all())
 
 
 def next_token(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None,
