@@ -91,7 +91,7 @@ def _encode_prompts(dataset: Any, prompts: list[str], stop: list[str],
     encoded = []
     for number, ids in enumerate(prompt_ids, start=1):
         if context_limit and len(ids) > context_limit:
-            label = f"prompt {number}" if len(prompts) > 1 else "the prompt"
+            label = _prompt_field(number, prompts) if len(prompts) > 1 else "the prompt"
             log.warning("warning: %s has %d tokens; keeping its last %d (the model's context)", label, len(ids),
                         context_limit)
             ids = ids[-context_limit:]

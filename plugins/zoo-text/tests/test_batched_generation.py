@@ -32,8 +32,8 @@ def build(name: str) -> torch.nn.Module:
     """Return a model whose outputs depend strongly on the context.
 
     At their usual initialization these tiny models give nearly uniform logits that barely
-    change with the prompt, so a lost or misplaced token would go unnoticed; wider weight
-    matrices fix that.
+    change with the prompt, so a lost or misplaced token would go unnoticed. Wider weight
+    matrices make the outputs depend on every token.
     """
     builder, options = BUILDERS[name]
     torch.manual_seed(0)
